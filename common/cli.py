@@ -1,0 +1,203 @@
+"""Command-line pieces shared by every paper's `train`, `evaluate`, `predict` and `profile` commands.
+
+Every train command takes the same options (``--row``, ``--data-dir``, ``--dataset``, ``--split``,
+``--fold``, ``--epochs``, ``--batch-size``, ``--image-size``, ``--encoder-weights``, ``--run-dir``,
+``--resume``, ``--seed``, ``--set key=value``); this module declares them once and turns
+``--set`` overrides into a new frozen config, type-checked against the dataclass fields.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import difflib
+import os
+import typing
+from typing import Any, Mapping, Sequence
+
+
+class ConfigError(ValueError):
+    """A command-line value that does not fit the config (unknown key, wrong type)."""
+
+
+def parse_image_size(text: str | int | Sequence[int]) -> tuple[int, int]:
+    """Parse ``N`` or ``HxW`` (also ``H,W``) into ``(height, width)``.
+
+    >>> parse_image_size("128")
+    (128, 128)
+    >>> parse_image_size("192x256")
+    (192, 256)
+    """
+    if isinstance(text, int):
+        size = (text, text)
+    elif isinstance(text, (tuple, list)):
+        size = tuple(int(v) for v in text)
+        if len(size) == 1:
+            size = (size[0], size[0])
+    else:
+        parts = str(text).lower().replace(",", "x").split("x")
+        try:
+            values = [int(p) for p in parts if p.strip()]
+        except ValueError:
+            raise ConfigError(f"image size {text!r} is not N or HxW (e.g. 128 or 192x256)") from None
+        if len(values) == 1:
+            values = values * 2
+        if len(values) != 2:
+            raise ConfigError(f"image size {text!r} is not N or HxW (e.g. 128 or 192x256)")
+        size = tuple(values)
+    if len(size) != 2 or min(size) < 8:
+        raise ConfigError(f"image size {text!r} must be two positive sides of at least 8 pixels")
+    return size  # type: ignore[return-value]
+
+
+def _convert(value: str, annotation: Any, key: str) -> Any:
+    """Convert one ``--set`` string to the type a dataclass field declares."""
+    origin = typing.get_origin(annotation)
+    args = typing.get_args(annotation)
+    if annotation is typing.Any:
+        return value
+    if origin is typing.Union or (origin is not None and str(origin) == "<class 'types.UnionType'>"):
+        if value.lower() in ("none", "null") and type(None) in args:
+            return None
+        errors = []
+        for arg in args:
+            if arg is type(None):
+                continue
+            try:
+                return _convert(value, arg, key)
+            except ConfigError as exc:
+                errors.append(str(exc))
+        raise ConfigError(f"--set {key}={value}: not a valid value ({'; '.join(errors)})")
+    if origin is typing.Literal:
+        for arg in args:
+            if str(arg) == value:
+                return arg
+        raise ConfigError(f"--set {key}={value}: choose one of {', '.join(map(str, args))}")
+    if origin in (tuple, list):
+        items = [v for v in value.replace("x", ",").split(",") if v.strip()] if value else []
+        if origin is tuple and len(args) == 2 and args[1] is Ellipsis:
+            converted = [_convert(v.strip(), args[0], key) for v in items]
+        elif origin is tuple and args:
+            if len(items) != len(args):
+                raise ConfigError(f"--set {key}={value}: expected {len(args)} comma-separated values")
+            converted = [_convert(v.strip(), a, key) for v, a in zip(items, args)]
+        else:
+            inner = args[0] if args else str
+            converted = [_convert(v.strip(), inner, key) for v in items]
+        return tuple(converted) if origin is tuple else converted
+    if annotation is bool:
+        low = value.lower()
+        if low in ("1", "true", "yes", "on"):
+            return True
+        if low in ("0", "false", "no", "off"):
+            return False
+        raise ConfigError(f"--set {key}={value}: expected true or false")
+    if annotation in (int, float, str):
+        try:
+            if annotation is int and value.lower().startswith(("0x",)):
+                return int(value, 16)
+            return annotation(value)
+        except ValueError:
+            raise ConfigError(f"--set {key}={value}: expected {annotation.__name__}") from None
+    raise ConfigError(f"--set {key}: fields of type {annotation!r} cannot be set from the command line")
+
+
+def apply_overrides(config: Any, overrides: Sequence[str] | Mapping[str, Any]) -> Any:
+    """Return a copy of the frozen dataclass ``config`` with ``key=value`` overrides applied.
+
+    Values are converted to each field's declared type; an unknown key is an error that suggests
+    the nearest field names.
+    """
+    if not overrides:
+        return config
+    fields = {f.name: f for f in dataclasses.fields(config)}
+    hints = typing.get_type_hints(type(config))
+    items = overrides.items() if isinstance(overrides, Mapping) else (_split(o) for o in overrides)
+    changes: dict[str, Any] = {}
+    for key, value in items:
+        if key not in fields:
+            close = difflib.get_close_matches(key, fields, n=3)
+            hint = f" Did you mean {', '.join(close)}?" if close else ""
+            raise ConfigError(
+                f"unknown config key {key!r} for {type(config).__name__}.{hint} "
+                f"Known keys: {', '.join(sorted(fields))}"
+            )
+        changes[key] = _convert(value, hints[key], key) if isinstance(value, str) else value
+    return dataclasses.replace(config, **changes)
+
+
+def _split(item: str) -> tuple[str, str]:
+    if "=" not in item:
+        raise ConfigError(f"--set expects key=value, got {item!r}")
+    key, value = item.split("=", 1)
+    return key.strip(), value.strip()
+
+
+def resolve_row(rows: Mapping[str, Any], name: str) -> Any:
+    """Look a table row up by name (case- and space-insensitive); unknown names list the rows."""
+    if name in rows:
+        return rows[name]
+    norm = {slugify(k): k for k in rows}
+    if slugify(name) in norm:
+        return rows[norm[slugify(name)]]
+    raise ConfigError(f"unknown row {name!r}. Rows: " + "; ".join(f'"{r}"' for r in rows))
+
+
+def row_name(rows: Mapping[str, Any], name: str) -> str:
+    """The canonical spelling of a row name accepted by :func:`resolve_row`."""
+    if name in rows:
+        return name
+    norm = {slugify(k): k for k in rows}
+    resolve_row(rows, name)
+    return norm[slugify(name)]
+
+
+def slugify(text: str) -> str:
+    """A file-name-safe lower-case form of a row name: ``"BL + PAM"`` -> ``"bl-pam"``."""
+    out = []
+    for ch in text.lower():
+        out.append(ch if ch.isalnum() else "-")
+    slug = "-".join(p for p in "".join(out).split("-") if p)
+    return slug or "row"
+
+
+def add_common_train_arguments(parser: argparse.ArgumentParser, *, default_row: str,
+                               rows: Mapping[str, Any], weights_choices: str = "imagenet | none | PATH",
+                               ) -> None:
+    """Declare the options every paper's train command shares."""
+    parser.add_argument("--row", default=default_row,
+                        help=f'table row to train (default: "{default_row}"). One of: '
+                             + "; ".join(f'"{r}"' for r in rows))
+    parser.add_argument("--data-dir", default=None,
+                        help="dataset root as downloaded (the folder holding the official ISIC/PH2 "
+                             "folders); omitted: the embedded synthetic data")
+    parser.add_argument("--dataset", default=None,
+                        help="synthetic | isic2016 | isic2017 | isic2018 | ph2 | auto "
+                             "(default: auto with --data-dir, synthetic without)")
+    parser.add_argument("--split", default=None,
+                        help="official | holdout:TRAIN,VAL[,TEST] fractions (e.g. holdout:0.8,0.2) | "
+                             "count:N (first N shuffled for training) | kfold:K; default: the row's")
+    parser.add_argument("--fold", default=None,
+                        help="fold index (0-based) for k-fold splits, or 'all' to run every fold in turn")
+    parser.add_argument("--epochs", type=int, default=None, help="number of epochs (default: the row's)")
+    parser.add_argument("--batch-size", type=int, default=None, help="batch size (default: the row's)")
+    parser.add_argument("--image-size", default=None, help="N or HxW (default: the row's)")
+    parser.add_argument("--encoder-weights", default=None, help=f"encoder weights: {weights_choices}")
+    parser.add_argument("--run-dir", default=None,
+                        help="run folder to write (default: runs/<paper>/<row>/<dataset>-<stamp>); "
+                             "with --resume, the run to continue")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue the run in --run-dir (or the newest run of this row and "
+                             "dataset) from its last checkpoint")
+    parser.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a config field, type-checked (repeatable), e.g. --set dropout=0.3")
+    parser.add_argument("--limit", type=int, default=None,
+                        help="use only the first N samples of each split (quick checks)")
+    parser.add_argument("--synthetic-size", type=int, default=None,
+                        help="number of synthetic images when --dataset synthetic (default: the row's)")
+    parser.add_argument("--cache-dir", default=None,
+                        help="where decoded arrays are cached (default: $SLR_CACHE_DIR or "
+                             "~/.cache/skin-lesion-repro)")
+    parser.add_argument("--runs-root", default=os.environ.get("SLR_RUNS_DIR", "runs"),
+                        help="root folder of run folders (default: runs, or $SLR_RUNS_DIR)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")

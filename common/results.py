@@ -1,0 +1,213 @@
+"""Results tables generated from run records: the paper's number beside ours, never in its place.
+
+``write_tables`` collects the finished runs of a paper (``runs/<paper>/**/metrics.json`` plus the
+records already kept under ``results/<paper>/records/``), copies the small record files of every run
+it reports into ``results/<paper>/records/<run>/`` (so a fresh clone regenerates the same tables),
+and writes one Markdown and one CSV file per paper table. A row that has no run on the table's
+dataset says "not run"; runs on other data (PH2, synthetic smoke runs) are listed separately,
+labelled with their dataset, and never placed in a column that compares with the paper.
+"""
+from __future__ import annotations
+
+import math
+import shutil
+import statistics
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Sequence
+
+from common.training.records import atomic_write_text, find_runs, load_json, write_csv
+
+RECORD_FILES = ("config.json", "metrics.json", "history.csv", "split.json")
+SEG_METRICS = ("jaccard", "thresholded_jaccard", "dice", "accuracy", "sensitivity", "specificity")
+SHORT = {"jaccard": "JSC", "thresholded_jaccard": "JSC_th", "dice": "DSC", "accuracy": "ACC",
+         "sensitivity": "SEN", "specificity": "SPE", "balanced_accuracy": "BACC"}
+
+
+@dataclass
+class RunResult:
+    """One reported number set: a single run, or the mean ± std of k-fold runs."""
+
+    row: str
+    dataset: str
+    split: str
+    scores: dict[str, float]
+    std: dict[str, float] = field(default_factory=dict)
+    epochs: Any = None
+    image_size: Any = None
+    weights: str = "none"
+    hardware: str = "?"
+    backend: str = "?"
+    commit: str = "?"
+    runs: list[str] = field(default_factory=list)
+
+    def provenance(self) -> str:
+        size = "x".join(map(str, self.image_size)) if isinstance(self.image_size, (list, tuple)) else self.image_size
+        commit = (self.commit or "?")[:10]
+        return (f"{self.dataset}, split {self.split}, {self.epochs} epochs, {size}, weights {self.weights}, "
+                f"{self.backend} on {self.hardware}, commit {commit}; run {', '.join(self.runs)}")
+
+
+def _record(run_dir: Path) -> dict:
+    cfg = load_json(run_dir / "config.json")
+    met = load_json(run_dir / "metrics.json")
+    return {"dir": run_dir, "config": cfg, "metrics": met}
+
+
+def collect(paper: str, runs_root: str | Path, results_dir: str | Path) -> list[dict]:
+    """Every finished run of ``paper`` in ``runs_root`` and in the kept records (deduplicated)."""
+    kept = Path(results_dir) / "records"
+    seen: dict[str, dict] = {}
+    for run_dir in list(find_runs(runs_root, paper)) + sorted(p.parent for p in kept.glob("*/metrics.json")):
+        name = _run_name(run_dir, paper)
+        if name not in seen:
+            seen[name] = _record(run_dir) | {"name": name}
+    return list(seen.values())
+
+
+def _run_name(run_dir: Path, paper: str) -> str:
+    parts = run_dir.parts
+    if "records" in parts:
+        return run_dir.name
+    try:
+        i = len(parts) - 1 - parts[::-1].index(paper)
+        return "__".join(parts[i + 1:])
+    except ValueError:
+        return run_dir.name
+
+
+def _scores(rec: dict, split: str) -> dict | None:
+    scores = rec["metrics"].get("scores", {})
+    if split in scores:
+        return scores[split]
+    return None
+
+
+def summarise(records: Sequence[dict], row: str, dataset: str, score_split: str = "test") -> RunResult | None:
+    """The newest run (or the newest complete k-fold group) of ``row`` on ``dataset``."""
+    mine = [r for r in records if r["metrics"].get("row") == row and r["metrics"].get("dataset") == dataset]
+    mine = [r for r in mine if _scores(r, score_split) or _scores(r, "val")]
+    if not mine:
+        return None
+    mine.sort(key=lambda r: r["config"].get("provenance", {}).get("created", ""))
+    newest = mine[-1]
+    folds = [r for r in mine if r["metrics"].get("fold") is not None
+             and _group_key(r) == _group_key(newest)]
+    group = _latest_per_fold(folds) if newest["metrics"].get("fold") is not None else [newest]
+    per_run = [(_scores(r, score_split) or _scores(r, "val")) for r in group]
+    keys = sorted(set().union(*per_run))
+    mean = {k: statistics.fmean(s[k] for s in per_run if k in s) for k in keys}
+    std = {k: statistics.stdev([s[k] for s in per_run if k in s]) for k in keys} if len(group) > 1 else {}
+    met, prov = newest["metrics"], newest["config"].get("provenance", {})
+    used = score_split if _scores(newest, score_split) else "val"
+    split_desc = met.get("split_spec") or "?"
+    if len(group) > 1:
+        split_desc = f"{split_desc}, {len(group)} folds (mean ± std)"
+    split_desc += f", scored on {used} ({met.get('split', {}).get(used, '?')} images)"
+    return RunResult(row=row, dataset=dataset, split=split_desc, scores=mean, std=std,
+                     epochs=met.get("epochs_done", met.get("epochs")), image_size=met.get("image_size"),
+                     weights=met.get("encoder_weights", "none"), hardware=prov.get("hardware", "?"),
+                     backend=prov.get("backend", "?"), commit=prov.get("git", {}).get("commit") or "?",
+                     runs=[r["name"] for r in group])
+
+
+def _group_key(rec: dict) -> tuple:
+    m = rec["metrics"]
+    return (m.get("row"), m.get("dataset"), m.get("split_spec"), m.get("epochs"), str(m.get("image_size")),
+            m.get("encoder_weights"), m.get("seed"))
+
+
+def _latest_per_fold(records: Sequence[dict]) -> list[dict]:
+    best: dict[int, dict] = {}
+    for r in records:
+        best[r["metrics"]["fold"]] = r
+    return [best[k] for k in sorted(best)]
+
+
+def fmt(value: float | None, std: float | None = None, percent: bool = True) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "—"
+    scale = 100.0 if percent else 1.0
+    text = f"{value * scale:.2f}"
+    if std is not None:
+        text += f" ± {std * scale:.2f}"
+    return text
+
+
+def keep_records(results: Iterable[RunResult], records: Sequence[dict], results_dir: str | Path) -> None:
+    """Copy the record files of each reported run into ``results/<paper>/records/<run>/``."""
+    by_name = {r["name"]: r for r in records}
+    target_root = Path(results_dir) / "records"
+    for res in results:
+        for name in res.runs:
+            rec = by_name[name]
+            target = target_root / name
+            if target.resolve() == Path(rec["dir"]).resolve():
+                continue
+            target.mkdir(parents=True, exist_ok=True)
+            for fname in RECORD_FILES:
+                src = Path(rec["dir"]) / fname
+                if src.exists():
+                    shutil.copyfile(src, target / fname)
+
+
+def comparison_table(title: str, rows: Sequence[str], paper_numbers: Mapping[str, Mapping[str, float]],
+                     ours: Mapping[str, RunResult | None], metrics: Sequence[str], dataset_label: str,
+                     our_rows: Sequence[str]) -> tuple[str, list[dict]]:
+    """Markdown and CSV rows: for each metric the paper's value and ours side by side."""
+    head = ["Method"] + [f"{SHORT.get(m, m)} paper" for m in metrics] + [f"{SHORT.get(m, m)} ours" for m in metrics] + ["our run"]
+    lines = [f"## {title}", "", f"Paper numbers are the paper's own, on {dataset_label}. Ours are from the runs "
+             "named in the last column; a row of this suite without such a run says \"not run\". Values in %.",
+             "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    csv_rows = []
+    names = list(rows) + [r for r in paper_numbers if r not in rows]
+    for name in names:
+        paper_vals = paper_numbers.get(name, {})
+        res = ours.get(name)
+        in_suite = name in our_rows
+        cells = [name] + [fmt(paper_vals.get(m)) for m in metrics]
+        if res is None:
+            cells += ["—"] * len(metrics) + ["not run" if in_suite else "literature row (not part of this suite)"]
+        else:
+            cells += [fmt(res.scores.get(m), res.std.get(m) if res.std else None) for m in metrics]
+            cells += [res.provenance()]
+        lines.append("| " + " | ".join(cells) + " |")
+        csv_rows.append({"method": name, **{f"{m}_paper": paper_vals.get(m) for m in metrics},
+                         **{f"{m}_ours": (res.scores.get(m) if res else None) for m in metrics},
+                         **({f"{m}_ours_std": res.std.get(m) for m in metrics} if res and res.std else {}),
+                         "ours_status": "run" if res else ("not run" if in_suite else "literature"),
+                         "ours_provenance": res.provenance() if res else ""})
+    return "\n".join(lines) + "\n", csv_rows
+
+
+def other_runs_table(records: Sequence[dict], exclude_datasets: Sequence[str], metrics: Sequence[str],
+                     rows_order: Sequence[str]) -> tuple[str, list[dict]]:
+    """Runs on data the paper did not use (PH2, synthetic): shown apart, labelled with their dataset."""
+    results = []
+    combos = sorted({(r["metrics"].get("row"), r["metrics"].get("dataset")) for r in records
+                     if r["metrics"].get("dataset") not in exclude_datasets},
+                    key=lambda t: (rows_order.index(t[0]) if t[0] in rows_order else 99, t[1]))
+    for row, dataset in combos:
+        res = summarise(records, row, dataset)
+        if res is not None:
+            results.append(res)
+    head = ["Row", "Dataset"] + [SHORT.get(m, m) for m in metrics] + ["run"]
+    lines = ["## Our runs on other data", "",
+             "These runs used data the paper did not report on; they show that the models learn, and are "
+             "not comparable with the paper's columns. Values in %.", "",
+             "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    csv_rows = []
+    for res in results:
+        lines.append("| " + " | ".join([res.row, res.dataset] + [fmt(res.scores.get(m), res.std.get(m) if res.std else None)
+                                                                  for m in metrics] + [res.provenance()]) + " |")
+        csv_rows.append({"row": res.row, "dataset": res.dataset, **{m: res.scores.get(m) for m in metrics},
+                         "provenance": res.provenance()})
+    if not results:
+        lines.append("| (none) |" + " |" * (len(head) - 1))
+    return "\n".join(lines) + "\n", csv_rows, results
+
+
+def write_table(results_dir: str | Path, stem: str, markdown: str, csv_rows: list[dict]) -> None:
+    results_dir = Path(results_dir)
+    atomic_write_text(results_dir / f"{stem}.md", markdown)
+    write_csv(results_dir / f"{stem}.csv", csv_rows)

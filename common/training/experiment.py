@@ -1,0 +1,235 @@
+"""From command-line arguments to a finished segmentation run: data, split, batches, training,
+evaluation with the challenge's metrics, and the run record.
+
+A paper package describes itself with a :class:`SegmentationPaper` (its rows, how to build its
+models and training step, its colour space and augmentation); ``train_main``, ``evaluate_main`` and
+``predict_main`` in :mod:`common.training.commands` do the rest, the same way for every paper.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+import sys
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+import numpy as np
+
+from common.cli import ConfigError, apply_overrides, parse_image_size
+
+
+@dataclass
+class TrainingParts:
+    """What a paper hands the runner for one row."""
+
+    step: Any                               # common.training.steps.Step
+    models: Mapping[str, Any]               # everything the checkpoint holds
+    optimizers: Mapping[str, Any]
+    predictor: Any                          # the model whose output is the mask probability map
+
+
+@dataclass
+class SegmentationPaper:
+    """A paper package's description of itself for the shared commands.
+
+    Args:
+        name: package name, also the runs sub-folder (``"slsnet"``).
+        title: one line for ``--help``.
+        rows: row name -> frozen config (the paper's table order).
+        default_row: the row trained when ``--row`` is omitted.
+        build_training: ``(cfg, encoder_weights) -> TrainingParts``.
+        build_predictor: ``(cfg) -> keras.Model`` (weights loaded afterwards from the run).
+        augment: ``cfg -> callable(image, mask, rng) or None`` for online augmentation.
+        offline_expand: ``(cfg, images, masks, seed) -> (images, masks)`` or None.
+        weights_choices: what ``--encoder-weights`` accepts (SLSNet: none only).
+    """
+
+    name: str
+    title: str
+    rows: Mapping[str, Any]
+    default_row: str
+    build_training: Callable
+    build_predictor: Callable
+    augment: Callable | None = None
+    offline_expand: Callable | None = None
+    weights_choices: tuple[str, ...] = ("imagenet", "none", "PATH")
+    monitor: str = "val_jaccard"
+    table_module: str | None = None
+
+
+# -- configs -----------------------------------------------------------------------------------
+
+def config_from_dict(cls, data: Mapping[str, Any]):
+    """Rebuild a frozen config dataclass from its JSON form (lists back to tuples)."""
+    hints = typing.get_type_hints(cls)
+    kwargs = {}
+    for f in dataclasses.fields(cls):
+        if f.name not in data:
+            continue
+        value = data[f.name]
+        origin = typing.get_origin(hints[f.name])
+        if isinstance(value, list) and (origin is tuple or hints[f.name] is tuple
+                                        or (origin is typing.Union and any(
+                                            typing.get_origin(a) is tuple for a in typing.get_args(hints[f.name])))):
+            value = tuple(value)
+        kwargs[f.name] = value
+    return cls(**kwargs)
+
+
+def resolve_config(cfg, args) -> Any:
+    """Apply the common options (epochs, batch size, image size, ...) and ``--set`` to a row config."""
+    names = {f.name for f in dataclasses.fields(cfg)}
+    changes: dict[str, Any] = {}
+    if args.epochs is not None:
+        changes["epochs"] = args.epochs
+    if args.batch_size is not None:
+        changes["batch_size"] = args.batch_size
+    if args.image_size is not None:
+        changes["image_size"] = parse_image_size(args.image_size)
+    if getattr(args, "split", None):
+        changes["split"] = args.split
+    for key in list(changes):
+        if key not in names:
+            raise ConfigError(f"--{key.replace('_', '-')} does not apply to {type(cfg).__name__}")
+    cfg = dataclasses.replace(cfg, **changes)
+    return apply_overrides(cfg, args.overrides)
+
+
+# -- data --------------------------------------------------------------------------------------
+
+@dataclass
+class PreparedData:
+    index: Any
+    split: dict[str, list[str]]
+    samples: dict[str, list]                 # split -> Sample list in split order
+    arrays: dict[str, tuple[np.ndarray, np.ndarray | None]] = field(default_factory=dict)
+
+
+def make_split(index, spec: str, seed: int, fold: int | None = None) -> dict[str, list[str]]:
+    """Split an index by a spec: ``official``, ``holdout:0.8,0.2[,...]``, ``count:N[,V]``,
+    ``kfold:K`` (with ``fold``), or ``kfold:K,VAL_SHARE``."""
+    from common.data import splits
+
+    ids = [s.id for s in index.samples]
+    labels = [s.label for s in index.samples] if all(s.label is not None for s in index.samples) else None
+    kind, _, rest = spec.partition(":")
+    kind = kind.strip().lower()
+    nums = [float(v) for v in rest.split(",") if v.strip()] if rest else []
+    if kind == "official":
+        result = splits.official(index)
+        if not result.get("train"):
+            raise ConfigError(f"dataset {index.name!r} defines no official split; use e.g. --split holdout:0.8,0.2")
+        return result
+    if kind == "holdout":
+        names = ["train", "val", "test"][:len(nums)] or ["train", "val"]
+        nums = nums or [0.8, 0.2]
+        return splits.holdout(ids, dict(zip(names, nums)), seed, labels=labels)
+    if kind == "count":
+        if not nums:
+            raise ConfigError("--split count:N needs the number of training images, e.g. count:2094")
+        result = splits.fixed_count(ids, int(nums[0]), seed, labels=labels)
+        if len(nums) > 1 and nums[1] > 0:
+            train = result["train"]
+            n_val = int(nums[1])
+            result = {"train": train[n_val:], "val": train[:n_val], "test": result["test"]}
+        return result
+    if kind == "kfold":
+        k = int(nums[0]) if nums else 5
+        val_share = nums[1] if len(nums) > 1 else 0.0
+        if fold is None:
+            raise ConfigError(f"--split {spec} needs --fold K (0..{k - 1}) or --fold all")
+        return splits.kfold(ids, k, fold, seed, labels=labels, val_share=val_share)
+    raise ConfigError(f"unknown split {spec!r}: use official, holdout:0.8,0.2, count:2094 or kfold:5")
+
+
+def prepare_data(args, cfg, *, seed: int, fold: int | None = None, need_split: bool = True) -> PreparedData:
+    """Load the dataset named on the command line, split it, decode the arrays (cached)."""
+    from common.data import load_arrays, load_index
+
+    dataset = args.dataset or ("auto" if args.data_dir else "synthetic")
+    synthetic_size = args.synthetic_size or getattr(cfg, "synthetic_size", 200)
+    index = load_index(dataset, args.data_dir, synthetic_size=synthetic_size, seed=seed)
+    spec = getattr(cfg, "split", "holdout:0.8,0.2")
+    if index.name == "synthetic" and spec.startswith(("official", "count")):
+        spec = "holdout:0.8,0.2"
+    split = make_split(index, spec, seed, fold)
+    if args.limit:
+        split = {k: v[:args.limit] for k, v in split.items()}
+    by_id = {s.id: s for s in index.samples}
+    samples = {k: [by_id[i] for i in v] for k, v in split.items() if v}
+    prepared = PreparedData(index=index, split={k: list(v) for k, v in split.items() if v}, samples=samples)
+    for name, items in samples.items():
+        prepared.arrays[name] = load_arrays(index, items, tuple(cfg.image_size), cache_dir=args.cache_dir,
+                                            progress=not args.quiet)
+    return prepared
+
+
+# -- prediction and scoring ----------------------------------------------------------------------
+
+def to_model_input(images_uint8: np.ndarray, cfg) -> np.ndarray:
+    """Colour space (and encoder preprocessing) as the row's config says."""
+    from common.data import imagenet_preprocess, to_colour_space
+
+    x = to_colour_space(images_uint8, getattr(cfg, "colour_space", "rgb"))
+    mode = getattr(cfg, "preprocess", "none")
+    if mode and mode != "none":
+        x = imagenet_preprocess(x, mode)
+    return x.astype("float32")
+
+
+def predict_probabilities(model, images_uint8: np.ndarray, cfg, batch_size: int = 8,
+                          progress: bool = False) -> np.ndarray:
+    """Mask probabilities ``[N, H, W]`` at the model's input size."""
+    out = []
+    n = len(images_uint8)
+    rng = range(0, n, batch_size)
+    if progress:
+        from tqdm.auto import tqdm
+
+        rng = tqdm(rng, desc="predict", leave=False, file=sys.stderr)
+    for start in rng:
+        x = to_model_input(images_uint8[start:start + batch_size], cfg)
+        pred = np.asarray(model.predict_on_batch(x))
+        out.append(pred[..., 0])
+    return np.concatenate(out, axis=0) if out else np.zeros((0,) + tuple(cfg.image_size), "float32")
+
+
+def resize_probability(prob: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Bilinear resize of one probability map to ``shape`` (the image's own size)."""
+    if prob.shape == tuple(shape):
+        return prob
+    from skimage.transform import resize
+
+    return resize(prob, shape, order=1, mode="edge", anti_aliasing=False, preserve_range=True)
+
+
+def score_predictions(samples, probs: np.ndarray, masks_resized: np.ndarray | None,
+                      native: bool = True, threshold: float = 0.5) -> dict:
+    """Challenge scores of probability maps against the ground truth.
+
+    With ``native`` and masks on disk, each map is resized to its image's own size and compared
+    with the original mask (as the ISIC challenge scores a submission); otherwise at model size.
+    """
+    from common import metrics
+    from common.data.decode import read_mask
+
+    truths, preds = [], []
+    for i, sample in enumerate(samples):
+        if native and sample.mask:
+            truth, _ = read_mask(sample.mask)
+            prob = resize_probability(probs[i], truth.shape[:2])
+        else:
+            truth = masks_resized[i, ..., 0]
+            prob = probs[i]
+        truths.append(truth.astype(bool))
+        preds.append(prob >= threshold)
+    result = metrics.segmentation_scores(truths, preds)
+    for row, sample in zip(result["per_image"], samples):
+        row.setdefault("id", sample.id)
+    return result
+
+
+def env_flag(name: str) -> bool:
+    return os.environ.get(name, "").lower() in ("1", "true", "yes")

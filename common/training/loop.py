@@ -1,0 +1,167 @@
+"""The epoch loop every paper's training shares.
+
+``train_loop`` runs epochs of a compiled :class:`~common.training.steps.Step` over a batch sequence
+whose order is a pure function of (seed, epoch), validates after each epoch, and writes into the run
+folder: ``history.csv`` (rewritten atomically each epoch), ``checkpoints/last.npz`` (the whole
+training state), ``checkpoints/best.weights.h5`` (the weights that scored best on validation) and
+``state.json``. Killed at any point, the run resumes from the last finished epoch and ends where an
+uninterrupted run ends. A non-finite loss stops the run, naming the epoch and batch.
+"""
+from __future__ import annotations
+
+import math
+import sys
+import time
+from pathlib import Path
+from typing import Callable, Mapping
+
+import numpy as np
+
+from common.training.records import atomic_write_json, read_csv, write_csv
+from common.training.state import load_state, save_state, save_weights_atomic
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss became NaN or infinite."""
+
+
+def _float(value) -> float:
+    try:
+        return float(np.asarray(value))
+    except (TypeError, ValueError):
+        return float("nan")
+
+
+class _TensorBoard:
+    """Epoch scalars to ``tensorboard/`` when TensorFlow is importable (it is not on a JAX-only host)."""
+
+    def __init__(self, log_dir: Path):
+        self.writer = None
+        try:
+            import tensorflow as tf  # noqa: F401 - optional on JAX-only machines
+
+            from tensorboard.summary.v2 import scalar  # noqa: F401 - tf.summary needs it
+
+            self._tf = tf
+            self.writer = tf.summary.create_file_writer(str(log_dir))
+        except Exception:  # noqa: BLE001 - no TensorFlow or no TensorBoard: history.csv still has it all
+            self.writer = None
+
+    def write(self, epoch: int, logs: Mapping[str, float]) -> None:
+        if self.writer is None:
+            return
+        with self.writer.as_default():
+            for key, value in logs.items():
+                if isinstance(value, (int, float)) and key != "epoch" and math.isfinite(value):
+                    self._tf.summary.scalar(key, value, step=epoch)
+        self.writer.flush()
+
+
+def train_loop(run_dir: str | Path, *, step, train_batches, epochs: int,
+               validate: Callable[[], dict] | None, models: Mapping, optimizers: Mapping,
+               best_model, monitor: str = "val_jaccard", mode: str = "max", resume: bool = False,
+               progress: bool = True, on_epoch_end: Callable[[int, dict], None] | None = None,
+               ) -> list[dict]:
+    """Train for ``epochs`` epochs (continuing from the last checkpoint when ``resume``).
+
+    Args:
+        run_dir: the run folder.
+        step: the compiled step; ``step(x, y)`` returns a dict of scalar losses.
+        train_batches: a sequence of ``(x, y)`` batches with ``set_epoch(e)`` and ``len()``.
+        epochs: total number of epochs of the run (not of this call).
+        validate: returns the validation metrics (keys prefixed ``val_``), or None for none.
+        models / optimizers: name -> object, everything the checkpoint holds.
+        best_model: the model whose weights are kept as ``best.weights.h5``.
+        monitor / mode: the validation metric choosing the best epoch.
+        resume: continue from ``checkpoints/last.npz``.
+    Returns:
+        the history, one dict per epoch.
+    """
+    run_dir = Path(run_dir)
+    ckpt_dir = run_dir / "checkpoints"
+    last_path, best_path = ckpt_dir / "last.npz", ckpt_dir / "best.weights.h5"
+    history: list[dict] = []
+    start_epoch = 0
+    best = -math.inf if mode == "max" else math.inf
+    if resume and last_path.exists():
+        meta = load_state(last_path, models, optimizers)
+        step.refresh()
+        start_epoch = int(meta["epoch"])
+        best = float(meta.get("best", best))
+        if (run_dir / "history.csv").exists():
+            history = [r for r in read_csv(run_dir / "history.csv") if int(r["epoch"]) <= start_epoch]
+        print(f"Resuming {run_dir} after epoch {start_epoch} of {epochs}.", file=sys.stderr)
+    elif resume:
+        print(f"No checkpoint in {run_dir}; starting from epoch 1.", file=sys.stderr)
+
+    tensorboard = _TensorBoard(run_dir / "tensorboard")
+    for epoch in range(start_epoch, epochs):
+        train_batches.set_epoch(epoch)
+        sums: dict[str, float] = {}
+        count = 0
+        start = time.time()
+        bar = _progress(len(train_batches), f"epoch {epoch + 1}/{epochs}", progress)
+        for index in range(len(train_batches)):
+            x, y = train_batches[index]
+            logs = step(x, y)
+            values = {k: _float(v) for k, v in logs.items()}
+            bad = [k for k, v in values.items() if not math.isfinite(v)]
+            if bad:
+                bar.close()
+                raise TrainingDiverged(
+                    f"{bad[0]} became {values[bad[0]]} at epoch {epoch + 1}, batch {index + 1} of "
+                    f"{len(train_batches)}. The run folder {run_dir} keeps the last good checkpoint "
+                    f"(after epoch {epoch}); lower the learning rate (--set lr=...) or check the data.")
+            count += 1
+            for k, v in values.items():
+                sums[k] = sums.get(k, 0.0) + v
+            bar.set_postfix({k: f"{s / count:.4f}" for k, s in sums.items()}, refresh=False)
+            bar.update(1)
+        bar.close()
+        step.sync()
+        row = {"epoch": epoch + 1, **{k: s / max(count, 1) for k, s in sums.items()}}
+        if validate is not None:
+            row.update(validate())
+        row["seconds"] = round(time.time() - start, 3)
+        history.append(row)
+        score = row.get(monitor)
+        improved = score is not None and math.isfinite(score) and (
+            score > best if mode == "max" else score < best)
+        if improved or (score is None and epoch == epochs - 1) or not best_path.exists():
+            if improved:
+                best = score
+            save_weights_atomic(best_model, best_path)
+            row["best"] = 1
+        else:
+            row["best"] = 0
+        write_csv(run_dir / "history.csv", history)
+        save_state(last_path, models, optimizers, epoch=epoch + 1, best=best)
+        atomic_write_json(run_dir / "state.json", {"epochs_done": epoch + 1, "epochs": epochs,
+                                                   "monitor": monitor, "best": best})
+        tensorboard.write(epoch + 1, row)
+        if progress:
+            shown = ", ".join(f"{k} {v:.4f}" for k, v in row.items()
+                              if k not in ("epoch", "best") and isinstance(v, float))
+            print(f"epoch {epoch + 1}/{epochs}: {shown}", file=sys.stderr)
+        if on_epoch_end is not None:
+            on_epoch_end(epoch, row)
+    return history
+
+
+class _NoBar:
+    def set_postfix(self, *a, **k):
+        pass
+
+    def update(self, n=1):
+        pass
+
+    def close(self):
+        pass
+
+
+def _progress(total: int, desc: str, enabled: bool):
+    if not enabled:
+        return _NoBar()
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=desc, leave=False, dynamic_ncols=True, file=sys.stderr)

@@ -1,0 +1,216 @@
+"""Run folders, atomic writes and provenance.
+
+A run writes ``runs/<paper>/<row-slug>/<dataset>-<stamp>/`` holding ``config.json`` (the resolved
+config with git commit, package versions, backend and device), ``split.json``, ``history.csv``,
+``checkpoints/``, ``tensorboard/`` and ``metrics.json``. Every file is written to a temporary name
+and moved into place, so a crash never leaves a half-written record.
+"""
+from __future__ import annotations
+
+import csv
+import dataclasses
+import datetime as _dt
+import io
+import json
+import os
+import platform
+import subprocess
+import tempfile
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+from common.cli import slugify
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
+    """Write ``data`` to ``path`` through a temporary file in the same folder and ``os.replace``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
+    return atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def _jsonable(obj: Any) -> Any:
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return {f.name: _jsonable(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    if isinstance(obj, Mapping):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, Path):
+        return str(obj)
+    if hasattr(obj, "item") and callable(obj.item):  # numpy scalars
+        try:
+            return obj.item()
+        except (TypeError, ValueError):
+            pass
+    return obj
+
+
+def atomic_write_json(path: str | os.PathLike, obj: Any) -> Path:
+    return atomic_write_text(path, json.dumps(_jsonable(obj), indent=2, sort_keys=False) + "\n")
+
+
+def write_csv(path: str | os.PathLike, rows: Iterable[Mapping[str, Any]]) -> Path:
+    """Write a list of dicts as CSV atomically (columns in first-seen order)."""
+    rows = list(rows)
+    columns: list[str] = []
+    for row in rows:
+        for key in row:
+            if key not in columns:
+                columns.append(key)
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=columns, lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: _jsonable(v) for k, v in row.items()})
+    return atomic_write_text(path, buf.getvalue())
+
+
+def read_csv(path: str | os.PathLike) -> list[dict[str, Any]]:
+    """Read a CSV written by :func:`write_csv`, converting numeric fields to float/int."""
+    out = []
+    with open(path, newline="") as fh:
+        for row in csv.DictReader(fh):
+            conv = {}
+            for k, v in row.items():
+                try:
+                    conv[k] = int(v)
+                except (TypeError, ValueError):
+                    try:
+                        conv[k] = float(v)
+                    except (TypeError, ValueError):
+                        conv[k] = v
+            out.append(conv)
+    return out
+
+
+def git_info(repo: str | os.PathLike | None = None) -> dict[str, Any]:
+    """The git commit of the code that ran, and whether the tree had uncommitted changes."""
+    repo = Path(repo) if repo else Path(__file__).resolve().parents[2]
+    info: dict[str, Any] = {"commit": None, "dirty": None}
+    try:
+        info["commit"] = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True,
+                                        text=True, timeout=10, check=True).stdout.strip()
+        status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=repo,
+                                capture_output=True, text=True, timeout=10, check=True).stdout
+        info["dirty"] = bool(status.strip())
+    except (OSError, subprocess.SubprocessError):
+        pass
+    return info
+
+
+def device_info() -> dict[str, Any]:
+    """Backend and the devices it runs on (CPU model when no accelerator is visible)."""
+    import keras
+
+    backend = keras.backend.backend()
+    devices: list[str] = []
+    try:
+        if backend == "tensorflow":
+            import tensorflow as tf
+
+            gpus = tf.config.list_physical_devices("GPU")
+            devices = [d.name for d in gpus]
+            if gpus:
+                try:
+                    details = tf.config.experimental.get_device_details(gpus[0])
+                    devices = [details.get("device_name", d) for d in devices]
+                except Exception:  # noqa: BLE001 - details are optional
+                    pass
+        elif backend == "jax":
+            import jax
+
+            devices = [f"{d.platform}:{getattr(d, 'device_kind', d)}" for d in jax.devices()]
+            devices = [d for d in devices if not d.startswith("cpu")]
+    except Exception:  # noqa: BLE001 - never fail a run for want of device details
+        devices = []
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    return {
+        "backend": backend,
+        "accelerators": devices,
+        "hardware": ", ".join(devices) if devices else f"CPU ({cpu}, {os.cpu_count()} cores)",
+    }
+
+
+def package_versions() -> dict[str, str]:
+    from importlib import metadata
+
+    names = ["keras", "tensorflow", "jax", "jaxlib", "numpy", "scikit-image", "albumentations",
+             "segmentation-models"]
+    out = {"python": platform.python_version()}
+    for name in names:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return out
+
+
+def provenance() -> dict[str, Any]:
+    """Everything a results table needs to say where a number came from."""
+    return {
+        "git": git_info(),
+        "versions": package_versions(),
+        **device_info(),
+        "platform": platform.platform(),
+        "created": _dt.datetime.now().isoformat(timespec="seconds"),
+    }
+
+
+def new_run_dir(root: str | os.PathLike, paper: str, row: str, dataset: str) -> Path:
+    """A fresh ``<root>/<paper>/<row-slug>/<dataset>-<stamp>`` folder (never reuses one)."""
+    base = Path(root) / paper / slugify(row)
+    stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    path = base / f"{slugify(dataset)}-{stamp}"
+    n = 1
+    while path.exists():
+        n += 1
+        path = base / f"{slugify(dataset)}-{stamp}-{n}"
+    path.mkdir(parents=True)
+    return path
+
+
+def latest_run_dir(root: str | os.PathLike, paper: str, row: str, dataset: str) -> Path | None:
+    """The newest run folder of a row and dataset, for ``--resume`` without ``--run-dir``."""
+    base = Path(root) / paper / slugify(row)
+    if not base.is_dir():
+        return None
+    runs = sorted((p for p in base.iterdir() if p.is_dir() and p.name.startswith(slugify(dataset) + "-")
+                   and (p / "config.json").exists()), key=lambda p: p.stat().st_mtime)
+    return runs[-1] if runs else None
+
+
+def find_runs(root: str | os.PathLike, paper: str) -> list[Path]:
+    """Every finished run of a paper (a folder holding ``config.json`` and ``metrics.json``)."""
+    base = Path(root) / paper
+    if not base.is_dir():
+        return []
+    return sorted(p.parent for p in base.glob("**/metrics.json") if (p.parent / "config.json").exists())
+
+
+def load_json(path: str | os.PathLike) -> Any:
+    with open(path) as fh:
+        return json.load(fh)

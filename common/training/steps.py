@@ -1,0 +1,124 @@
+"""Compiled training steps for the TensorFlow and JAX backends.
+
+The runner drives its own epoch loop (so one mechanism handles checkpoints, resume, NaN stops and
+GAN updates alike); a *step* is the compiled unit it calls per batch. On TensorFlow a step is a
+``tf.function`` over a ``GradientTape``; on JAX it is a jitted pure function over the variables'
+values, which are written back into the Keras variables by :meth:`Step.sync` (before validation
+and checkpoints).
+"""
+from __future__ import annotations
+
+from typing import Callable, Sequence
+
+import keras
+
+
+def backend() -> str:
+    return keras.backend.backend()
+
+
+class JaxState:
+    """Values of a set of Keras variables carried between jitted steps, written back on ``sync``."""
+
+    def __init__(self, groups: Sequence[Sequence]):
+        self.groups = [list(g) for g in groups]
+        self.values = [[v.value for v in g] for g in self.groups]
+
+    def sync(self) -> None:
+        # Copies: Keras's own compiled functions (predict_on_batch) may donate the variables'
+        # buffers, which must not be the ones this state keeps using.
+        import jax.numpy as jnp
+
+        for group, values in zip(self.groups, self.values):
+            for var, value in zip(group, values):
+                var.assign(jnp.array(value, copy=True))
+
+    def refresh(self) -> None:
+        """Re-read the variables (after a checkpoint was loaded into them)."""
+        self.values = [[v.value for v in g] for g in self.groups]
+
+
+class Step:
+    """A compiled per-batch update. ``__call__(x, y)`` returns a dict of scalar tensors."""
+
+    def __call__(self, x, y) -> dict:
+        raise NotImplementedError
+
+    def sync(self) -> None:
+        """Make the Keras variables hold the latest values (no-op on TensorFlow)."""
+
+    def refresh(self) -> None:
+        """Pick up values assigned to the Keras variables from outside (after a restore)."""
+
+
+class SupervisedStep(Step):
+    """One optimizer update of ``loss_fn(y, model(x))`` (plus the model's regularisation losses)."""
+
+    def __init__(self, model: keras.Model, loss_fn: Callable, optimizer: keras.optimizers.Optimizer,
+                 jit_compile: bool = False):
+        self.model, self.loss_fn, self.optimizer = model, loss_fn, optimizer
+        if not optimizer.built:
+            optimizer.build(model.trainable_variables)
+        name = backend()
+        if name == "tensorflow":
+            self._fn = self._make_tf(jit_compile)
+        elif name == "jax":
+            self._fn = self._make_jax()
+        else:
+            raise RuntimeError(f"training steps support the tensorflow and jax backends, not {name!r}; "
+                               "set KERAS_BACKEND=tensorflow or jax")
+
+    def _make_tf(self, jit_compile):
+        import tensorflow as tf
+
+        model, loss_fn, optimizer = self.model, self.loss_fn, self.optimizer
+
+        @tf.function(jit_compile=jit_compile, reduce_retracing=True)
+        def step(x, y):
+            with tf.GradientTape() as tape:
+                pred = model(x, training=True)
+                loss = loss_fn(y, pred)
+                if model.losses:
+                    loss = loss + tf.add_n(model.losses)
+            grads = tape.gradient(loss, model.trainable_variables)
+            optimizer.apply_gradients(zip(grads, model.trainable_variables))
+            return {"loss": loss}
+
+        return step
+
+    def _make_jax(self):
+        import jax
+
+        model, loss_fn, optimizer = self.model, self.loss_fn, self.optimizer
+        self.state = JaxState([model.trainable_variables, model.non_trainable_variables,
+                               optimizer.variables])
+
+        def compute_loss(trainable, non_trainable, x, y):
+            pred, non_trainable = model.stateless_call(trainable, non_trainable, x, training=True)
+            return loss_fn(y, pred), non_trainable
+
+        grad_fn = jax.value_and_grad(compute_loss, has_aux=True)
+
+        @jax.jit
+        def step(values, x, y):
+            trainable, non_trainable, opt_vars = values
+            (loss, non_trainable), grads = grad_fn(trainable, non_trainable, x, y)
+            trainable, opt_vars = optimizer.stateless_apply(opt_vars, grads, trainable)
+            return {"loss": loss}, [trainable, non_trainable, opt_vars]
+
+        def call(x, y):
+            logs, self.state.values = step(self.state.values, x, y)
+            return logs
+
+        return call
+
+    def __call__(self, x, y):
+        return self._fn(x, y)
+
+    def sync(self):
+        if hasattr(self, "state"):
+            self.state.sync()
+
+    def refresh(self):
+        if hasattr(self, "state"):
+            self.state.refresh()

@@ -1,0 +1,145 @@
+"""The alternating pix2pix update of SLSNet (section 3.4, eqs. 7 and 11), on TensorFlow and JAX.
+
+Per batch of ``B`` image/mask pairs:
+
+1. D is updated once on a half batch of real pairs ``(x, y)`` labelled 1 and a half batch of
+   generated pairs ``(x, G(x, z))`` labelled 0; the two halves form one weight update (eq. 11).
+2. G is updated with D fixed on the whole batch:
+   ``w_adv * -log D(x, G(x, z)) + lambda * L1(y, G(x, z)) + alpha * Jaccard(y, G(x, z))`` (eq. 7).
+
+As in the authors' PyTorch pix2pix schema, D runs in training mode during the G update (its batch
+statistics are used) but its weights are not changed by it. The noise ``z`` is the decoder's dropout.
+"""
+from __future__ import annotations
+
+import keras
+
+from common import losses
+from common.training.steps import JaxState, Step, backend
+
+
+def _generator_loss(cfg, y, fake, d_fake):
+    adv = losses.generator_adversarial_loss(d_fake)
+    total = cfg.adversarial_weight * adv
+    logs = {"g_adv": adv}
+    if cfg.l1_weight:
+        l1 = losses.l1_loss(y, fake)
+        total = total + cfg.l1_weight * l1
+        logs["g_l1"] = l1
+    if cfg.jaccard_weight:
+        jac = losses.soft_jaccard_loss(y, fake)
+        total = total + cfg.jaccard_weight * jac
+        logs["g_jaccard"] = jac
+    logs["g_loss"] = total
+    return total, logs
+
+
+class Pix2PixStep(Step):
+    """One D update then one G update per batch (the batch is split in halves for D).
+
+    Args:
+        generator / discriminator: the two Keras models; ``discriminator([image, mask])``.
+        g_optimizer / d_optimizer: their Adam optimizers (lr 2e-4, beta1 0.5, beta2 0.999).
+        cfg: an object with ``adversarial_weight``, ``l1_weight`` (lambda) and ``jaccard_weight``
+            (alpha); a weight of 0 switches that term off (Table 8).
+    """
+
+    def __init__(self, generator, discriminator, g_optimizer, d_optimizer, cfg):
+        self.g, self.d, self.g_opt, self.d_opt, self.cfg = (generator, discriminator, g_optimizer,
+                                                           d_optimizer, cfg)
+        if not g_optimizer.built:
+            g_optimizer.build(generator.trainable_variables)
+        if not d_optimizer.built:
+            d_optimizer.build(discriminator.trainable_variables)
+        name = backend()
+        if name == "tensorflow":
+            self._fn = self._make_tf()
+        elif name == "jax":
+            self._fn = self._make_jax()
+        else:
+            raise RuntimeError(f"SLSNet training supports the tensorflow and jax backends, not {name!r}")
+
+    # -- TensorFlow -------------------------------------------------------------------------------
+    def _make_tf(self):
+        import tensorflow as tf
+
+        g, d, g_opt, d_opt, cfg = self.g, self.d, self.g_opt, self.d_opt, self.cfg
+
+        @tf.function(reduce_retracing=True)
+        def step(x, y):
+            half = tf.shape(x)[0] // 2
+            x_real, y_real, x_fake = x[:half], y[:half], x[half:]
+            with tf.GradientTape() as tape:
+                fake = tf.stop_gradient(g(x_fake, training=True))
+                d_real = d([x_real, y_real], training=True)
+                d_fake = d([x_fake, fake], training=True)
+                d_loss = losses.discriminator_loss(d_real, d_fake)
+            grads = tape.gradient(d_loss, d.trainable_variables)
+            d_opt.apply_gradients(zip(grads, d.trainable_variables))
+            with tf.GradientTape() as tape:
+                fake = g(x, training=True)
+                d_out = d([x, fake], training=True)
+                g_loss, logs = _generator_loss(cfg, y, fake, d_out)
+            grads = tape.gradient(g_loss, g.trainable_variables)
+            g_opt.apply_gradients(zip(grads, g.trainable_variables))
+            return {"d_loss": d_loss, **logs}
+
+        return step
+
+    # -- JAX --------------------------------------------------------------------------------------
+    def _make_jax(self):
+        import jax
+
+        g, d, g_opt, d_opt, cfg = self.g, self.d, self.g_opt, self.d_opt, self.cfg
+        self.state = JaxState([g.trainable_variables, g.non_trainable_variables, g_opt.variables,
+                               d.trainable_variables, d.non_trainable_variables, d_opt.variables])
+
+        def d_loss_fn(d_tv, d_ntv, g_tv, g_ntv, x, y):
+            half = x.shape[0] // 2
+            x_real, y_real, x_fake = x[:half], y[:half], x[half:]
+            fake, g_ntv = g.stateless_call(g_tv, g_ntv, x_fake, training=True)
+            fake = jax.lax.stop_gradient(fake)
+            d_real, d_ntv = d.stateless_call(d_tv, d_ntv, [x_real, y_real], training=True)
+            d_fake, d_ntv = d.stateless_call(d_tv, d_ntv, [x_fake, fake], training=True)
+            return losses.discriminator_loss(d_real, d_fake), (d_ntv, g_ntv)
+
+        def g_loss_fn(g_tv, g_ntv, d_tv, d_ntv, x, y):
+            fake, g_ntv = g.stateless_call(g_tv, g_ntv, x, training=True)
+            d_out, d_ntv = d.stateless_call(d_tv, d_ntv, [x, fake], training=True)
+            total, logs = _generator_loss(cfg, y, fake, d_out)
+            return total, (g_ntv, d_ntv, logs)
+
+        d_grad = jax.value_and_grad(d_loss_fn, has_aux=True)
+        g_grad = jax.value_and_grad(g_loss_fn, has_aux=True)
+
+        @jax.jit
+        def step(values, x, y):
+            g_tv, g_ntv, g_ov, d_tv, d_ntv, d_ov = values
+            (d_loss, (d_ntv, g_ntv)), grads = d_grad(d_tv, d_ntv, g_tv, g_ntv, x, y)
+            d_tv, d_ov = d_opt.stateless_apply(d_ov, grads, d_tv)
+            (_, (g_ntv, d_ntv, logs)), grads = g_grad(g_tv, g_ntv, d_tv, d_ntv, x, y)
+            g_tv, g_ov = g_opt.stateless_apply(g_ov, grads, g_tv)
+            return {"d_loss": d_loss, **logs}, [g_tv, g_ntv, g_ov, d_tv, d_ntv, d_ov]
+
+        def call(x, y):
+            logs, self.state.values = step(self.state.values, x, y)
+            return logs
+
+        return call
+
+    def __call__(self, x, y):
+        return self._fn(x, y)
+
+    def sync(self):
+        if hasattr(self, "state"):
+            self.state.sync()
+
+    def refresh(self):
+        if hasattr(self, "state"):
+            self.state.refresh()
+
+
+def make_optimizers(cfg):
+    """Adam with lr 2e-4, beta1 0.5, beta2 0.999 for G and for D (section 4.3)."""
+    kw = dict(learning_rate=cfg.learning_rate, beta_1=cfg.beta_1, beta_2=cfg.beta_2)
+    return keras.optimizers.Adam(**kw), keras.optimizers.Adam(**kw)
