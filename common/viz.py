@@ -1,0 +1,114 @@
+"""Figures for the comparison notebooks: run lists, training curves, contour overlays.
+
+The overlays follow the papers' figures: the ground-truth contour in green and the predicted one
+in red over the dermoscopic image.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from common.training.records import find_runs, load_json, read_csv
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def runs_root() -> Path:
+    return Path(os.environ.get("SLR_RUNS_DIR", REPO / "runs"))
+
+
+def list_runs(paper: str, root: str | os.PathLike | None = None):
+    """A DataFrame with one line per finished run: row, dataset, epochs, size, scores, folder."""
+    import pandas as pd
+
+    lines = []
+    for run in find_runs(root or runs_root(), paper):
+        met = load_json(run / "metrics.json")
+        scores = met.get("scores", {})
+        split = "test" if "test" in scores else ("val" if "val" in scores else None)
+        prov = met.get("provenance", {})
+        lines.append({"row": met.get("row"), "dataset": met.get("dataset"), "fold": met.get("fold"),
+                      "epochs": met.get("epochs_done"), "image_size": "x".join(map(str, met.get("image_size", []))),
+                      "scored_on": split, **({k: v for k, v in scores.get(split, {}).items()} if split else {}),
+                      "hardware": prov.get("hardware"), "run_dir": str(run)})
+    return pd.DataFrame(lines)
+
+
+def plot_history(run_dir: str | os.PathLike, keys: Sequence[str] | None = None, ax=None):
+    """Training losses and validation metrics per epoch from ``history.csv``."""
+    import matplotlib.pyplot as plt
+
+    rows = read_csv(Path(run_dir) / "history.csv")
+    if ax is None:
+        _, ax = plt.subplots(1, 2, figsize=(11, 3.5))
+    epochs = [r["epoch"] for r in rows]
+    keys = keys or [k for k in rows[0] if k not in ("epoch", "seconds", "best")]
+    for k in keys:
+        target = ax[1] if k.startswith("val_") else ax[0]
+        target.plot(epochs, [r[k] for r in rows], marker="o", label=k)
+    ax[0].set(title="training losses", xlabel="epoch")
+    ax[1].set(title="validation metrics", xlabel="epoch")
+    for a in ax:
+        a.legend(fontsize=8)
+    return ax
+
+
+def contour_overlay(image: np.ndarray, truth: np.ndarray, pred: np.ndarray, ax=None, title: str = ""):
+    """The image with the ground-truth contour (green) and the predicted contour (red)."""
+    import matplotlib.pyplot as plt
+    from skimage import measure
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(4, 4))
+    ax.imshow(image)
+    for mask, colour in ((truth, "lime"), (pred, "red")):
+        for contour in measure.find_contours(mask.astype(float), 0.5):
+            ax.plot(contour[:, 1], contour[:, 0], color=colour, linewidth=1.5)
+    ax.set_title(title, fontsize=9)
+    ax.axis("off")
+    return ax
+
+
+def show_predictions(paper, run_dir: str | os.PathLike, n: int = 4, split: str = "val"):
+    """Predict ``n`` images of the run's ``split`` and draw them with both contours and their JSC."""
+    import matplotlib.pyplot as plt
+
+    from common import metrics
+    from common.data import load_arrays, load_index
+    from common.data.splits import load_split
+    from common.training.commands import load_run
+    from common.training.experiment import image_hw, predict_probabilities
+
+    cfg, record, model = load_run(paper, run_dir)
+    ids = load_split(Path(run_dir) / "split.json")
+    split = split if split in ids else ("test" if "test" in ids else "train")
+    index = load_index(record["dataset"], record.get("data_dir"),
+                       synthetic_size=record.get("synthetic_size") or 200, seed=record.get("seed", 0))
+    by_id = {s.id: s for s in index.samples}
+    samples = [by_id[i] for i in ids[split][:n]]
+    images, masks = load_arrays(index, samples, image_hw(cfg), progress=False)
+    probs = predict_probabilities(model, images, cfg)
+    fig, axes = plt.subplots(1, len(samples), figsize=(3.2 * len(samples), 3.4), squeeze=False)
+    for ax, sample, image, mask, prob in zip(axes[0], samples, images, masks, probs):
+        pred = prob >= getattr(cfg, "threshold", 0.5)
+        tp, fp, fn, tn = metrics.confusion(mask[..., 0] > 0, pred)
+        jac = tp / (tp + fp + fn) if (tp + fp + fn) else 1.0
+        contour_overlay(image, mask[..., 0], pred, ax=ax, title=f"{sample.id}  JSC {jac:.3f}")
+    fig.suptitle(f"{record['row']} on {record['dataset']} ({split}): ground truth green, prediction red")
+    fig.tight_layout()
+    return fig
+
+
+def show_table(path: str | os.PathLike):
+    """Render a generated Markdown table in a notebook (plain text elsewhere)."""
+    text = Path(path).read_text()
+    try:
+        from IPython.display import Markdown, display
+
+        display(Markdown(text))
+    except ImportError:
+        print(text)
+    return text
