@@ -6,6 +6,7 @@ Each paper's ``train.py`` / ``evaluate.py`` / ``predict.py`` calls these with it
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
@@ -93,9 +94,17 @@ def _folds(args, cfg) -> list[int | None]:
 
 def _train(paper, args) -> list[Path]:
     row = row_name(paper.rows, args.row)
-    cfg = ex.resolve_config(paper.rows[row], args)
-    weights = _weights(paper, args.encoder_weights, cfg)
     dataset = args.dataset or ("auto" if args.data_dir else "synthetic")
+    base = paper.rows[row]
+    if dataset == "synthetic" and paper.synthetic_defaults:
+        # A quick schedule on the embedded data; explicit options and --set still win.
+        quick = {k: v for k, v in paper.synthetic_defaults.items() if k in {f.name for f in dataclasses.fields(base)}}
+        base = dataclasses.replace(base, **quick)
+        if args.synthetic_size is None:
+            args.synthetic_size = paper.synthetic_defaults.get("synthetic_size")
+        print(f"synthetic data: quick defaults {quick} (override with --epochs/--set)", file=sys.stderr)
+    cfg = ex.resolve_config(base, args)
+    weights = _weights(paper, args.encoder_weights, cfg)
     folds = _folds(args, cfg)
     if args.run_dir and len(folds) > 1:
         raise ConfigError("--run-dir names one run; with --fold all each fold gets its own folder")
@@ -149,7 +158,7 @@ def _train_one(paper, args, row, cfg, weights, dataset, fold) -> Path:
         record["provenance"] = records.provenance()
         records.atomic_write_json(run_dir / "config.json", record)
 
-    data = ex.prepare_data(args, cfg, seed=args.seed, fold=fold)
+    data = ex.prepare_data(args, cfg, seed=args.seed, fold=fold, fallback=paper.fallback_split)
     record["dataset"] = data.index.name
     save_split(run_dir / "split.json", data.split)
     x_train, y_train = data.arrays["train"]
@@ -173,7 +182,7 @@ def _train_one(paper, args, row, cfg, weights, dataset, fold) -> Path:
 
     print(f"Training {paper.name} row {row!r} on {data.index.name} "
           f"({', '.join(f'{k} {len(v)}' for k, v in data.split.items())}) for {cfg.epochs} epochs at "
-          f"{cfg.image_size[0]}x{cfg.image_size[1]}; run folder {run_dir}", file=sys.stderr)
+          f"{ex.image_hw(cfg)[0]}x{ex.image_hw(cfg)[1]}; run folder {run_dir}", file=sys.stderr)
     history = train_loop(run_dir, step=parts.step, train_batches=batches, epochs=cfg.epochs,
                          validate=validate if val is not None else None, models=parts.models,
                          optimizers=parts.optimizers, best_model=parts.predictor,
@@ -192,8 +201,8 @@ def _train_one(paper, args, row, cfg, weights, dataset, fold) -> Path:
         records.write_csv(run_dir / f"per_image_{split_name}.csv", result["per_image"])
     metrics = {
         "paper": paper.name, "row": row, "dataset": data.index.name, "fold": fold,
-        "split": {k: len(v) for k, v in data.split.items()}, "split_spec": getattr(cfg, "split", None),
-        "epochs": cfg.epochs, "epochs_done": len(history), "image_size": list(cfg.image_size),
+        "split": {k: len(v) for k, v in data.split.items()}, "split_spec": data.spec,
+        "epochs": cfg.epochs, "epochs_done": len(history), "image_size": list(ex.image_hw(cfg)),
         "encoder_weights": weights or "none", "seed": args.seed, "scores": scores,
         "provenance": record.get("provenance", {}),
         "scored_at": "native image size" if data.index.name != "synthetic" else "generated size",
@@ -296,7 +305,7 @@ def _evaluate(paper, args) -> dict:
             raise ConfigError(f"the run's split has no {split!r} part (it has {', '.join(split_ids)})")
         by_id = {s.id: s for s in index.samples}
         samples = [by_id[i] for i in ids]
-    images, masks = load_arrays(index, samples, tuple(cfg.image_size), cache_dir=args.cache_dir,
+    images, masks = load_arrays(index, samples, ex.image_hw(cfg), cache_dir=args.cache_dir,
                                 progress=not args.json)
     if masks is None:
         raise ConfigError("these images have no ground-truth masks to score against")
@@ -368,7 +377,7 @@ def _predict(paper, args) -> list[Path]:
 
     for path in tqdm(files, desc="predict", file=sys.stderr, disable=len(files) < 4):
         # the same decode and resize as training (common.data.decode.read_image)
-        small, (width, height) = read_image(str(path), tuple(cfg.image_size))
+        small, (width, height) = read_image(str(path), ex.image_hw(cfg))
         prob = ex.predict_probabilities(model, small[None], cfg, batch_size=1)[0]
         prob = ex.resize_probability(prob, (height, width))
         mask = np.where(prob >= threshold, 255, 0).astype(np.uint8)

@@ -56,7 +56,8 @@ class SegmentationPaper:
     offline_expand: Callable | None = None
     weights_choices: tuple[str, ...] = ("imagenet", "none", "PATH")
     monitor: str = "val_jaccard"
-    table_module: str | None = None
+    synthetic_defaults: Mapping[str, Any] = field(default_factory=dict)
+    fallback_split: str = "holdout:0.8,0.2"
 
 
 # -- configs -----------------------------------------------------------------------------------
@@ -87,7 +88,12 @@ def resolve_config(cfg, args) -> Any:
     if args.batch_size is not None:
         changes["batch_size"] = args.batch_size
     if args.image_size is not None:
-        changes["image_size"] = parse_image_size(args.image_size)
+        size = parse_image_size(args.image_size)
+        if isinstance(getattr(cfg, "image_size", None), int):
+            if size[0] != size[1]:
+                raise ConfigError(f"{type(cfg).__name__} takes square images; --image-size {args.image_size}")
+            size = size[0]
+        changes["image_size"] = size
     if getattr(args, "split", None):
         changes["split"] = args.split
     for key in list(changes):
@@ -97,11 +103,18 @@ def resolve_config(cfg, args) -> Any:
     return apply_overrides(cfg, args.overrides)
 
 
+def image_hw(cfg) -> tuple[int, int]:
+    """The config's image size as ``(height, width)`` (configs may hold an int for square images)."""
+    size = cfg.image_size
+    return (size, size) if isinstance(size, int) else (int(size[0]), int(size[1]))
+
+
 # -- data --------------------------------------------------------------------------------------
 
 @dataclass
 class PreparedData:
     index: Any
+    spec: str
     split: dict[str, list[str]]
     samples: dict[str, list]                 # split -> Sample list in split order
     arrays: dict[str, tuple[np.ndarray, np.ndarray | None]] = field(default_factory=dict)
@@ -144,7 +157,8 @@ def make_split(index, spec: str, seed: int, fold: int | None = None) -> dict[str
     raise ConfigError(f"unknown split {spec!r}: use official, holdout:0.8,0.2, count:2094 or kfold:5")
 
 
-def prepare_data(args, cfg, *, seed: int, fold: int | None = None, need_split: bool = True) -> PreparedData:
+def prepare_data(args, cfg, *, seed: int, fold: int | None = None,
+                 fallback: str = "holdout:0.8,0.2") -> PreparedData:
     """Load the dataset named on the command line, split it, decode the arrays (cached)."""
     from common.data import load_arrays, load_index
 
@@ -152,16 +166,19 @@ def prepare_data(args, cfg, *, seed: int, fold: int | None = None, need_split: b
     synthetic_size = args.synthetic_size or getattr(cfg, "synthetic_size", 200)
     index = load_index(dataset, args.data_dir, synthetic_size=synthetic_size, seed=seed)
     spec = getattr(cfg, "split", "holdout:0.8,0.2")
-    if index.name == "synthetic" and spec.startswith(("official", "count")):
-        spec = "holdout:0.8,0.2"
+    if spec.startswith("official") and not any(s.split for s in index.samples):
+        print(f"{index.name} defines no official split: using {fallback} instead", file=sys.stderr)
+        spec = fallback
+    elif index.name == "synthetic" and spec.startswith("count"):
+        spec = fallback
     split = make_split(index, spec, seed, fold)
     if args.limit:
         split = {k: v[:args.limit] for k, v in split.items()}
     by_id = {s.id: s for s in index.samples}
     samples = {k: [by_id[i] for i in v] for k, v in split.items() if v}
-    prepared = PreparedData(index=index, split={k: list(v) for k, v in split.items() if v}, samples=samples)
+    prepared = PreparedData(index=index, spec=spec, split={k: list(v) for k, v in split.items() if v}, samples=samples)
     for name, items in samples.items():
-        prepared.arrays[name] = load_arrays(index, items, tuple(cfg.image_size), cache_dir=args.cache_dir,
+        prepared.arrays[name] = load_arrays(index, items, image_hw(cfg), cache_dir=args.cache_dir,
                                             progress=not args.quiet)
     return prepared
 
@@ -193,7 +210,7 @@ def predict_probabilities(model, images_uint8: np.ndarray, cfg, batch_size: int 
         x = to_model_input(images_uint8[start:start + batch_size], cfg)
         pred = np.asarray(model.predict_on_batch(x))
         out.append(pred[..., 0])
-    return np.concatenate(out, axis=0) if out else np.zeros((0,) + tuple(cfg.image_size), "float32")
+    return np.concatenate(out, axis=0) if out else np.zeros((0,) + image_hw(cfg), "float32")
 
 
 def resize_probability(prob: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
@@ -225,10 +242,7 @@ def score_predictions(samples, probs: np.ndarray, masks_resized: np.ndarray | No
             prob = probs[i]
         truths.append(truth.astype(bool))
         preds.append(prob >= threshold)
-    result = metrics.segmentation_scores(truths, preds)
-    for row, sample in zip(result["per_image"], samples):
-        row.setdefault("id", sample.id)
-    return result
+    return metrics.segmentation_scores(truths, preds, ids=[s.id for s in samples])
 
 
 def env_flag(name: str) -> bool:
