@@ -1,0 +1,256 @@
+"""Seeded synthetic dermoscopy images: the embedded default dataset ``"synthetic"``.
+
+Each sample is a pure function of ``(seed, index)``: its parameters are drawn from
+``numpy.random.default_rng([seed, index])`` in normalised coordinates, so any subset can be made
+again, at any image size, in any order. A picture holds a skin-coloured textured background, an
+irregular lesion (a radial Fourier-perturbed boundary with a fuzzy border, colour variation and a
+pigment-network texture), curved dark hairs over it, small pigmented spots outside the lesion mask,
+an illumination gradient and the dark circular vignette of a dermatoscope.
+
+The class label sets the lesion's appearance, so a classifier can learn it: a higher class is
+larger, darker, more irregular, more variegated, and (for the top classes) shows a blue-grey veil.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+#: Class names of the synthetic dataset for ``n_classes=3``.
+CLASS_NAMES_3 = ["regular", "atypical", "melanoma-like"]
+_HARMONICS = np.arange(2, 8)
+_LIGHT = np.array([0.66, 0.45, 0.32], np.float32)                   # light brown
+_DARK = np.array([0.28, 0.16, 0.11], np.float32)                    # dark brown
+_VEIL = np.array([0.42, 0.47, 0.58], np.float32)                    # blue-grey veil
+_HAIR = np.array([0.10, 0.07, 0.05], np.float32)
+
+
+def class_names(n_classes: int = 3) -> list[str]:
+    """Names of the synthetic classes (``CLASS_NAMES_3`` for 3, ``class_0``… otherwise)."""
+    return list(CLASS_NAMES_3) if n_classes == 3 else [f"class_{k}" for k in range(n_classes)]
+
+
+def sample_params(index: int, seed: int = 0, n_classes: int = 3) -> dict:
+    """The random parameters of sample ``index`` (label first), without rendering it.
+
+    Args:
+        index: sample number (>= 0).
+        seed: dataset seed (>= 0).
+        n_classes: number of classes (>= 1).
+    """
+    rng = np.random.default_rng([int(seed), int(index)])
+    label = int(rng.integers(n_classes))
+    t = label / (n_classes - 1) if n_classes > 1 else 0.0       # severity in [0, 1]
+    k = _HARMONICS
+    p = {
+        "label": label,
+        "centre": rng.normal(0.0, 0.05, 2),
+        "radius": rng.uniform(0.15, 0.22) + 0.07 * t,
+        "amps": rng.normal(0.0, 1.0, k.size) * (0.02 + 0.07 * t) / k ** 0.6,
+        "phases": rng.uniform(0, 2 * np.pi, k.size),
+        "softness": rng.uniform(0.03, 0.10),
+        "skin": np.array([0.88, 0.70, 0.60]) * rng.uniform(0.85, 1.05) + rng.normal(0, 0.02, 3),
+        "darkness": np.clip(0.35 + 0.4 * t + rng.normal(0, 0.06), 0.15, 0.95),
+        "variegation": 0.15 + 0.45 * t + rng.uniform(0, 0.1),
+        "veil": bool(t > 0.5 and rng.random() < 0.8),
+        "net_freq": rng.uniform(18, 30),
+        "net_strength": rng.uniform(0.05, 0.2) * (1 - 0.5 * t),
+        "skin_noise": rng.normal(0, 1, (12, 12)),
+        "blotch_noise": rng.normal(0, 1, (7, 7)),
+        "veil_noise": rng.normal(0, 1, (5, 5)),
+        "n_hairs": int(rng.poisson(2.5)),
+        "hairs": rng.uniform(0, 1, (8, 7)),
+        "spots": rng.uniform(0, 1, (int(rng.integers(0, 7)), 3)),
+        "vignette": rng.uniform(0.46, 0.62) if rng.random() < 0.7 else None,
+        "light_angle": rng.uniform(0, 2 * np.pi),
+        "light_strength": rng.uniform(0.0, 0.25),
+        "noise_seed": int(rng.integers(2 ** 31)),
+    }
+    return p
+
+
+def sample_label(index: int, seed: int = 0, n_classes: int = 3) -> int:
+    """The class of sample ``index`` (cheap: no rendering)."""
+    return int(np.random.default_rng([int(seed), int(index)]).integers(n_classes))
+
+
+def _upsample(grid: np.ndarray, h: int, w: int) -> np.ndarray:
+    """Separable bilinear interpolation of a small grid to [h, w]."""
+    gh, gw = grid.shape
+    ry, rx = np.linspace(0, gh - 1, h), np.linspace(0, gw - 1, w)
+    y0, x0 = np.minimum(ry.astype(int), gh - 2), np.minimum(rx.astype(int), gw - 2)
+    fy, fx = (ry - y0)[:, None], (rx - x0)[None, :]
+    fy, fx = fy.astype(np.float32), fx.astype(np.float32)
+    rows = grid[y0] * (1 - fy) + grid[y0 + 1] * fy                     # [h, gw]
+    return rows[:, x0] * (1 - fx) + rows[:, x0 + 1] * fx
+
+
+def _hair_map(p: dict, h: int, w: int, s: float) -> np.ndarray:
+    """Coverage [h, w] in [0, 1] of curved hairs (quadratic Bézier strokes)."""
+    cover = np.zeros((h, w), np.float32)
+    if p["n_hairs"] == 0:
+        return cover
+    for hair in p["hairs"][: min(p["n_hairs"], len(p["hairs"]))]:
+        p0 = np.array([hair[0] * w, hair[1] * h])
+        p2 = p0 + (np.array([hair[2], hair[3]]) - 0.5) * 1.4 * s
+        p1 = (p0 + p2) / 2 + (hair[4] - 0.5) * 0.5 * s
+        width = max(1.0, (0.003 + 0.006 * hair[5]) * s)
+        n = int(np.ceil(2 * np.linalg.norm(p2 - p0) + 2))
+        t = np.linspace(0, 1, n)[:, None]
+        pts = (1 - t) ** 2 * p0 + 2 * (1 - t) * t * p1 + t ** 2 * p2
+        tangent = 2 * (1 - t) * (p1 - p0) + 2 * t * (p2 - p1)
+        normal = tangent[:, ::-1] * np.array([-1, 1]) / (np.linalg.norm(tangent, axis=1, keepdims=True) + 1e-9)
+        offsets = np.linspace(-width / 2, width / 2, int(np.ceil(width)) + 1)
+        xy = (pts[:, None, :] + offsets[None, :, None] * normal[:, None, :]).reshape(-1, 2)
+        x, y = np.rint(xy[:, 0]).astype(int), np.rint(xy[:, 1]).astype(int)
+        ok = (x >= 0) & (x < w) & (y >= 0) & (y < h)
+        cover[y[ok], x[ok]] = 0.6 + 0.4 * hair[6]
+    if min(h, w) < 64:
+        return cover
+    p = np.pad(cover, ((1, 0), (1, 0)))                                 # 2x2 box blur: soft edges
+    return (p[1:, 1:] + p[:-1, 1:] + p[1:, :-1] + p[:-1, :-1]) * np.float32(0.25)
+
+
+def _fourier(p: dict, z: np.ndarray) -> np.ndarray:
+    """sum_k a_k cos(k theta + phi_k) for z = exp(i theta), by Horner's rule on complex powers."""
+    coef = p["amps"] * np.exp(1j * p["phases"])
+    coef = coef.astype(np.complex64)
+    acc = np.zeros(z.shape, np.complex64) + coef[-1]
+    for c in coef[-2::-1]:
+        acc = acc * z + c
+    return (acc * z ** _HARMONICS[0]).real
+
+
+def render(p: dict, image_size: tuple[int, int] = (128, 128)) -> tuple[np.ndarray, np.ndarray]:
+    """Render a sample from its `sample_params`.
+
+    Returns:
+        ``(image [H, W, 3] uint8, mask [H, W, 1] uint8 {0, 1})``.
+    """
+    h, w = int(image_size[0]), int(image_size[1])
+    s = float(min(h, w))
+    p = {k: float(v) if isinstance(v, np.floating) else
+         v.astype(np.float32) if isinstance(v, np.ndarray) and v.dtype == np.float64 else v
+         for k, v in p.items()}                                          # compute in float32
+    ys = ((np.arange(h, dtype=np.float32) + 0.5 - h / 2) / s)[:, None]
+    xs = ((np.arange(w, dtype=np.float32) + 0.5 - w / 2) / s)[None, :]
+    # background skin with a low-frequency texture and sensor noise
+    img = (1 + 0.04 * _upsample(p["skin_noise"], h, w))[..., None] * p["skin"]
+    grain = np.random.default_rng(p["noise_seed"]).random((h, w, 1), np.float32)
+    img += 0.04 * grain - 0.02
+    # lesion (computed in its bounding box): radial Fourier-perturbed boundary, fuzzy border
+    soft = p["softness"] / p["radius"] * 0.5                            # border width in units of d
+    reach = p["radius"] * (1 + np.abs(p["amps"]).sum()) * (1 + soft)
+    cx, cy = p["centre"][0] * s + w / 2, p["centre"][1] * s + h / 2
+    r0, r1 = max(int(cy - reach * s) - 1, 0), min(int(cy + reach * s) + 2, h)
+    c0, c1 = max(int(cx - reach * s) - 1, 0), min(int(cx + reach * s) + 2, w)
+    mask = np.zeros((h, w, 1), np.uint8)
+    if r0 < r1 and c0 < c1:
+        bx, by = xs[:, c0:c1], ys[r0:r1]
+        dx, dy = bx - p["centre"][0], by - p["centre"][1]
+        rho = np.hypot(dx, dy)
+        wobble = _fourier(p, (dx + 1j * dy) / np.maximum(rho, 1e-9))
+        d = rho / (p["radius"] * np.maximum(1 + wobble, 0.35))          # < 1 inside the lesion
+        mask[r0:r1, c0:c1, 0] = d < 1.0
+        alpha = np.clip(0.5 + (1 - d) / soft, 0, 1)
+        # colour: brown, darker towards the centre, blotchy, pigment network, blue-grey veil
+        blotch = _upsample(p["blotch_noise"], h, w)[r0:r1, c0:c1]
+        depth = np.clip(p["darkness"] + 0.25 * (1 - np.minimum(d, 1)) + p["variegation"] * 0.25 * blotch, 0, 1)
+        net = np.sin(2 * np.pi * p["net_freq"] * bx) * np.sin(2 * np.pi * p["net_freq"] * by)
+        shade = alpha * (1 - p["net_strength"] * (net > 0.55))
+        weights = [alpha * 0 + (1 - alpha), shade * (1 - depth), shade * depth]
+        colours = [None, _LIGHT, _DARK]
+        if p["veil"]:
+            veil = 0.7 * np.clip(_upsample(p["veil_noise"], h, w)[r0:r1, c0:c1] - 0.2, 0, 1) * (d < 0.8)
+            weights = [weights[0], weights[1] * (1 - veil), weights[2] * (1 - veil), alpha * veil]
+            colours.append(_VEIL)
+        box = img[r0:r1, c0:c1] * weights[0][..., None]
+        for wt, col in zip(weights[1:], colours[1:]):
+            box += wt[..., None] * col
+        img[r0:r1, c0:c1] = box
+    # small pigmented spots outside the lesion (not in the mask)
+    for sx, sy, sr in p["spots"]:
+        px, py = (sx - 0.5) * w / s, (sy - 0.5) * h / s
+        if np.hypot(px - p["centre"][0], py - p["centre"][1]) < p["radius"] * 1.6:
+            continue
+        sigma = 0.004 + 0.008 * sr
+        rad = 4 * sigma * s + 1
+        a0, a1 = max(int(py * s + h / 2 - rad), 0), min(int(py * s + h / 2 + rad) + 1, h)
+        b0, b1 = max(int(px * s + w / 2 - rad), 0), min(int(px * s + w / 2 + rad) + 1, w)
+        if a0 < a1 and b0 < b1:
+            blob = 0.6 * np.exp(-((xs[:, b0:b1] - px) ** 2 + (ys[a0:a1] - py) ** 2) / (2 * sigma ** 2))[..., None]
+            img[a0:a1, b0:b1] = img[a0:a1, b0:b1] * (1 - blob) + _DARK * blob
+    # hairs over everything (sparse update)
+    hair = _hair_map(p, h, w, s)
+    hy, hx = np.nonzero(hair)
+    if hy.size:
+        a = hair[hy, hx][:, None]
+        img[hy, hx] = img[hy, hx] * (1 - a) + _HAIR * a
+    # illumination gradient and the dark circular vignette of the dermatoscope, then 8 bits
+    light = 1 + p["light_strength"] * (xs * np.cos(p["light_angle"]) + ys * np.sin(p["light_angle"]))
+    if p["vignette"] is not None:
+        light = light * (1 - 0.92 * np.clip((np.hypot(xs, ys) - p["vignette"]) / 0.06, 0, 1))
+    img *= (255 * light)[..., None]
+    img += 0.5
+    np.clip(img, 0, 255, out=img)
+    return img.astype(np.uint8), mask
+
+
+def generate_sample(index: int, image_size: tuple[int, int] = (128, 128), seed: int = 0,
+                    n_classes: int = 3) -> tuple[np.ndarray, np.ndarray, int]:
+    """One synthetic sample, a pure function of ``(seed, index)``.
+
+    Returns:
+        ``(image [H, W, 3] uint8, mask [H, W, 1] uint8 {0, 1}, label int)``.
+    """
+    p = sample_params(index, seed, n_classes)
+    image, mask = render(p, image_size)
+    return image, mask, p["label"]
+
+
+def generate(n: int, image_size: tuple[int, int] = (128, 128), seed: int = 0, with_labels: bool = True,
+             n_classes: int = 3, start: int = 0):
+    """Generate ``n`` synthetic dermoscopy samples (indices ``start … start+n-1``).
+
+    Args:
+        n: number of samples.
+        image_size: ``(height, width)``.
+        seed: dataset seed; sample ``i`` depends only on ``(seed, i)``.
+        with_labels: return the labels (``None`` in their place otherwise).
+        n_classes: number of lesion classes.
+        start: index of the first sample.
+
+    Returns:
+        ``(images uint8 [n, H, W, 3], masks uint8 [n, H, W, 1] {0, 1}, labels int64 [n] | None)``.
+    """
+    h, w = int(image_size[0]), int(image_size[1])
+    images = np.empty((n, h, w, 3), np.uint8)
+    masks = np.empty((n, h, w, 1), np.uint8)
+    labels = np.empty((n,), np.int64)
+    for j in range(n):
+        images[j], masks[j], labels[j] = generate_sample(start + j, (h, w), seed, n_classes)
+    return images, masks, (labels if with_labels else None)
+
+
+def synthetic_index(n: int = 200, seed: int = 0, n_classes: int = 3):
+    """A `DatasetIndex` named ``"synthetic"`` of ``n`` samples ``synthetic_00000`` …; `load_arrays`
+    renders them (at the requested size) from ``(seed, index)``.
+
+    Args:
+        n: number of samples.
+        seed: dataset seed (>= 0).
+        n_classes: number of classes; labels come from `sample_label` without rendering.
+    """
+    from .samples import DatasetIndex, Sample
+
+    samples = [Sample(f"synthetic_{i:05d}", None, None, label=sample_label(i, seed, n_classes))
+               for i in range(int(n))]
+    return DatasetIndex("synthetic", None, samples, class_names(n_classes), [],
+                        {"seed": int(seed), "n_classes": int(n_classes)})
+
+
+def sample_index(sample_id: str) -> int:
+    """The generator index of a synthetic sample id (``"synthetic_00007"`` -> 7)."""
+    try:
+        return int(str(sample_id).rsplit("_", 1)[1])
+    except (IndexError, ValueError):
+        from .errors import DataError
+        raise DataError(f"{sample_id!r}: not a synthetic sample id (expected 'synthetic_<number>')") from None
