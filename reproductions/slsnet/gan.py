@@ -19,14 +19,15 @@ from common.training.steps import JaxState, Step, backend
 
 
 def _generator_loss(cfg, y, fake, d_fake):
+    terms = set(cfg.losses)
     adv = losses.generator_adversarial_loss(d_fake)
     total = cfg.adversarial_weight * adv
     logs = {"g_adv": adv}
-    if cfg.l1_weight:
+    if "l1" in terms and cfg.l1_weight:
         l1 = losses.l1_loss(y, fake)
         total = total + cfg.l1_weight * l1
         logs["g_l1"] = l1
-    if cfg.jaccard_weight:
+    if "jaccard" in terms and cfg.jaccard_weight:
         jac = losses.soft_jaccard_loss(y, fake)
         total = total + cfg.jaccard_weight * jac
         logs["g_jaccard"] = jac
@@ -40,8 +41,9 @@ class Pix2PixStep(Step):
     Args:
         generator / discriminator: the two Keras models; ``discriminator([image, mask])``.
         g_optimizer / d_optimizer: their Adam optimizers (lr 2e-4, beta1 0.5, beta2 0.999).
-        cfg: an object with ``adversarial_weight``, ``l1_weight`` (lambda) and ``jaccard_weight``
-            (alpha); a weight of 0 switches that term off (Table 8).
+        cfg: an object with ``losses`` (the eq. 7 terms in use: "adversarial" always, "l1",
+            "jaccard"; Table 8), ``adversarial_weight``, ``l1_weight`` (lambda) and
+            ``jaccard_weight`` (alpha).
     """
 
     def __init__(self, generator, discriminator, g_optimizer, d_optimizer, cfg):

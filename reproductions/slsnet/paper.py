@@ -1,0 +1,54 @@
+"""SLSNet as the shared commands see it: rows, builders, augmentation."""
+from __future__ import annotations
+
+from common.training.experiment import SegmentationPaper, TrainingParts
+from reproductions.slsnet.configs import ROWS
+
+
+def build_training(cfg, encoder_weights=None) -> TrainingParts:
+    """Generator, discriminator, their Adam optimizers and the alternating step (section 3.4)."""
+    from reproductions.slsnet.gan import Pix2PixStep, make_optimizers
+    from reproductions.slsnet.model import build_discriminator, build_generator
+
+    generator, discriminator = build_generator(cfg), build_discriminator(cfg)
+    g_opt, d_opt = make_optimizers(cfg)
+    step = Pix2PixStep(generator, discriminator, g_opt, d_opt, cfg)
+    return TrainingParts(step=step, models={"generator": generator, "discriminator": discriminator},
+                         optimizers={"generator": g_opt, "discriminator": d_opt}, predictor=generator)
+
+
+def build_predictor(cfg):
+    from reproductions.slsnet.model import build_generator
+
+    return build_generator(cfg)
+
+
+def augment(cfg):
+    """Online augmentation (section 4.3 says it gave similar results to the 8x offline set)."""
+    if cfg.augmentation != "online":
+        return None
+    from common.augment import get_pipeline
+
+    return get_pipeline("slsnet_online")
+
+
+def offline_expand(cfg, images, masks, seed):
+    """The 8x offline augmentation of section 4.3 (flips, gamma 0.5/1.0/1.5, CLAHE clip 1-2)."""
+    from common.augment import slsnet_offline_expand
+
+    return slsnet_offline_expand(images, masks, seed)
+
+
+PAPER = SegmentationPaper(
+    name="slsnet",
+    title="SLSNet (Sarker et al. 2021), a lightweight pix2pix GAN for skin lesion segmentation",
+    rows=ROWS,
+    default_row="SLSNet",
+    build_training=build_training,
+    build_predictor=build_predictor,
+    augment=augment,
+    offline_expand=offline_expand,
+    weights_choices=("none",),
+    # The embedded synthetic data: a few minutes on a laptop CPU (the paper's schedule on real data).
+    synthetic_defaults={"epochs": 4, "synthetic_size": 160, "augmentation": "none"},
+)
