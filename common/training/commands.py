@@ -122,6 +122,12 @@ def _train_one(paper, args, row, cfg, weights, dataset, fold) -> Path:
     from common.training.loop import train_loop
 
     _seed_everything(args.seed)
+    if dataset == "auto":
+        # name run folders after the dataset found, not "auto"
+        from common.data import load_index
+
+        dataset = load_index("auto", args.data_dir).name
+        args.dataset = dataset
     tag = dataset if fold is None else f"{dataset}-fold{fold}"
     resume = args.resume
     if args.run_dir:
