@@ -50,5 +50,5 @@ PAPER = SegmentationPaper(
     offline_expand=offline_expand,
     weights_choices=("none",),
     # The embedded synthetic data: a few minutes on a laptop CPU (the paper's schedule on real data).
-    synthetic_defaults={"epochs": 4, "synthetic_size": 160, "augmentation": "none"},
+    synthetic_defaults={"epochs": 8, "synthetic_size": 128, "image_size": 64, "augmentation": "none"},
 )
