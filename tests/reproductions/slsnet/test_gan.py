@@ -1,0 +1,59 @@
+"""The alternating pix2pix step (eqs. 7, 11) on the TensorFlow and JAX backends."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[3]
+
+SCRIPT = r"""
+import sys
+from dataclasses import replace
+import numpy as np, keras
+from reproductions.slsnet.configs import ROWS
+from reproductions.slsnet.paper import build_training
+
+backend = sys.argv[1]
+assert keras.backend.backend() == backend, keras.backend.backend()
+keras.utils.set_random_seed(0)
+cfg = replace(ROWS["SLSNet"], image_size=32, multiscale_width=4, widths=(4, 8, 16), num_fams=(1, 1),
+              fam_dilations=(1,), decoder_widths=(8, 4), decoder_fams=1, disc_widths=(4, 8, 16),
+              dropout=0.0, learning_rate=2e-3)
+parts = build_training(cfg)
+rng = np.random.default_rng(0)
+x = rng.random((4, 32, 32, 3)).astype("float32")
+y = (x.mean(-1, keepdims=True) > 0.5).astype("float32")
+before = [np.array(v) for v in parts.models["discriminator"].trainable_weights]
+logs = [{k: float(np.asarray(v)) for k, v in parts.step(x, y).items()} for _ in range(12)]
+parts.step.sync()
+after = [np.array(v) for v in parts.models["discriminator"].trainable_weights]
+assert all(np.isfinite(v) for l in logs for v in l.values()), logs
+assert set(logs[0]) == {"d_loss", "g_adv", "g_l1", "g_jaccard", "g_loss"}, logs[0]
+assert logs[-1]["g_l1"] < logs[0]["g_l1"], [l["g_l1"] for l in logs]
+assert any(not np.allclose(a, b) for a, b in zip(before, after)), "D was not updated"
+pred = np.asarray(parts.predictor.predict_on_batch(x))
+assert pred.shape == (4, 32, 32, 1) and 0 <= pred.min() and pred.max() <= 1
+print("ok", logs[0]["g_l1"], logs[-1]["g_l1"])
+"""
+
+
+def _run(backend: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "KERAS_BACKEND": backend, "JAX_PLATFORMS": "cpu", "PYTHONPATH": str(REPO)}
+    return subprocess.run([sys.executable, "-c", SCRIPT, backend], cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=1200)
+
+
+def test_pix2pix_step_on_tensorflow():
+    out = _run("tensorflow")
+    assert out.returncode == 0 and "ok" in out.stdout, out.stderr[-3000:]
+
+
+@pytest.mark.slow  # JAX compiles G and D step by step on first use: minutes on 2 CPU cores
+def test_pix2pix_step_on_jax():
+    pytest.importorskip("jax")
+    out = _run("jax")
+    assert out.returncode == 0 and "ok" in out.stdout, out.stderr[-3000:]
