@@ -188,6 +188,9 @@ def add_common_train_arguments(parser: argparse.ArgumentParser, *, default_row: 
     parser.add_argument("--resume", action="store_true",
                         help="continue the run in --run-dir (or the newest run of this row and "
                              "dataset) from its last checkpoint")
+    parser.add_argument("--finish", action="store_true",
+                        help="with --resume: stop the run at its last finished epoch, score its best "
+                             "checkpoint and write metrics.json (the record says how many epochs ran)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="override a config field, type-checked (repeatable), e.g. --set dropout=0.3")

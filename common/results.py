@@ -104,8 +104,11 @@ def summarise(records: Sequence[dict], row: str, dataset: str, score_split: str 
     if len(group) > 1:
         split_desc = f"{split_desc}, {len(group)} folds (mean ± std)"
     split_desc += f", scored on {used} ({met.get('split', {}).get(used, '?')} images)"
+    epochs = met.get("epochs_done", met.get("epochs"))
+    if met.get("epochs_done") is not None and met.get("epochs") not in (None, met["epochs_done"]):
+        epochs = f"{met['epochs_done']} of {met['epochs']} planned"
     return RunResult(row=row, dataset=dataset, split=split_desc, scores=mean, std=std,
-                     epochs=met.get("epochs_done", met.get("epochs")), image_size=met.get("image_size"),
+                     epochs=epochs, image_size=met.get("image_size"),
                      weights=met.get("encoder_weights", "none"), hardware=prov.get("hardware", "?"),
                      backend=prov.get("backend", "?"), commit=prov.get("git", {}).get("commit") or "?",
                      runs=[r["name"] for r in group])
@@ -165,7 +168,7 @@ def comparison_table(title: str, rows: Sequence[str], paper_numbers: Mapping[str
         paper_vals = paper_numbers.get(name, {})
         res = ours.get(name)
         in_suite = name in our_rows
-        cells = [name] + [fmt(paper_vals.get(m)) for m in metrics]
+        cells = [name] + [fmt(paper_vals.get(m), paper_vals.get(f"{m}_std")) for m in metrics]
         if res is None:
             cells += ["—"] * len(metrics) + ["not run" if in_suite else "literature row (not part of this suite)"]
         else:
@@ -173,6 +176,7 @@ def comparison_table(title: str, rows: Sequence[str], paper_numbers: Mapping[str
             cells += [res.provenance()]
         lines.append("| " + " | ".join(cells) + " |")
         csv_rows.append({"method": name, **{f"{m}_paper": paper_vals.get(m) for m in metrics},
+                         **{f"{m}_paper_std": paper_vals[f"{m}_std"] for m in metrics if f"{m}_std" in paper_vals},
                          **{f"{m}_ours": (res.scores.get(m) if res else None) for m in metrics},
                          **({f"{m}_ours_std": res.std.get(m) for m in metrics} if res and res.std else {}),
                          "ours_status": "run" if res else ("not run" if in_suite else "literature"),
@@ -201,6 +205,7 @@ def other_runs_table(records: Sequence[dict], exclude_datasets: Sequence[str], m
         lines.append("| " + " | ".join([res.row, res.dataset] + [fmt(res.scores.get(m), res.std.get(m) if res.std else None)
                                                                   for m in metrics] + [res.provenance()]) + " |")
         csv_rows.append({"row": res.row, "dataset": res.dataset, **{m: res.scores.get(m) for m in metrics},
+                         **({f"{m}_std": res.std.get(m) for m in metrics} if res.std else {}),
                          "provenance": res.provenance()})
     if not results:
         lines.append("| (none) |" + " |" * (len(head) - 1))

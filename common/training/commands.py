@@ -105,6 +105,8 @@ def _train(paper, args) -> list[Path]:
         print(f"synthetic data: quick defaults {quick} (override with --epochs/--set)", file=sys.stderr)
     cfg = ex.resolve_config(base, args)
     weights = _weights(paper, args.encoder_weights, cfg)
+    if args.finish and not args.resume:
+        raise ConfigError("--finish stops an existing run: use it with --resume")
     folds = _folds(args, cfg)
     if args.run_dir and len(folds) > 1:
         raise ConfigError("--run-dir names one run; with --fold all each fold gets its own folder")
@@ -175,7 +177,7 @@ def _train_one(paper, args, row, cfg, weights, dataset, fold) -> Path:
         x_train, y_train, cfg.batch_size, shuffle=True, seed=args.seed, augment=augment,
         colour_space=getattr(cfg, "colour_space", "rgb"), preprocess=_preprocess_fn(cfg),
         drop_remainder=len(x_train) >= cfg.batch_size)
-    parts = paper.build_training(cfg, weights)
+    parts = _build_training(paper, cfg, weights, steps_per_epoch=len(batches))
 
     val = data.arrays.get("val")
 
@@ -193,7 +195,7 @@ def _train_one(paper, args, row, cfg, weights, dataset, fold) -> Path:
                          validate=validate if val is not None else None, models=parts.models,
                          optimizers=parts.optimizers, best_model=parts.predictor,
                          monitor=paper.monitor if val is not None else "none", resume=resume,
-                         progress=not args.quiet)
+                         progress=not args.quiet, finish=args.finish)
 
     parts.predictor.load_weights(str(run_dir / "checkpoints" / "best.weights.h5"))
     scores = {}
@@ -208,7 +210,8 @@ def _train_one(paper, args, row, cfg, weights, dataset, fold) -> Path:
     metrics = {
         "paper": paper.name, "row": row, "dataset": data.index.name, "fold": fold,
         "split": {k: len(v) for k, v in data.split.items()}, "split_spec": data.spec,
-        "epochs": cfg.epochs, "epochs_done": len(history), "image_size": list(ex.image_hw(cfg)),
+        "epochs": cfg.epochs, "epochs_done": len(history), "stopped_early": len(history) < cfg.epochs,
+        "image_size": list(ex.image_hw(cfg)),
         "encoder_weights": weights or "none", "seed": args.seed, "scores": scores,
         "provenance": record.get("provenance", {}),
         "scored_at": "native image size" if data.index.name != "synthetic" else "generated size",
@@ -216,6 +219,16 @@ def _train_one(paper, args, row, cfg, weights, dataset, fold) -> Path:
     records.atomic_write_json(run_dir / "metrics.json", metrics)
     _print_scores(scores, run_dir)
     return run_dir
+
+
+def _build_training(paper, cfg, weights, **context):
+    """``paper.build_training(cfg, weights)``, plus those of ``context`` (``steps_per_epoch``: the
+    number of optimizer updates per epoch, e.g. for a schedule over the run) it declares."""
+    import inspect
+
+    params = inspect.signature(paper.build_training).parameters
+    wanted = {k: v for k, v in context.items() if k in params}
+    return paper.build_training(cfg, weights, **wanted)
 
 
 def _preprocess_fn(cfg):

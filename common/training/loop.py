@@ -61,7 +61,7 @@ def train_loop(run_dir: str | Path, *, step, train_batches, epochs: int,
                validate: Callable[[], dict] | None, models: Mapping, optimizers: Mapping,
                best_model, monitor: str = "val_jaccard", mode: str = "max", resume: bool = False,
                progress: bool = True, on_epoch_end: Callable[[int, dict], None] | None = None,
-               ) -> list[dict]:
+               finish: bool = False) -> list[dict]:
     """Train for ``epochs`` epochs (continuing from the last checkpoint when ``resume``).
 
     Args:
@@ -74,6 +74,7 @@ def train_loop(run_dir: str | Path, *, step, train_batches, epochs: int,
         best_model: the model whose weights are kept as ``best.weights.h5``.
         monitor / mode: the validation metric choosing the best epoch.
         resume: continue from ``checkpoints/last.npz``.
+        finish: with ``resume``, train no further: return the history of the finished epochs.
     Returns:
         the history, one dict per epoch.
     """
@@ -94,6 +95,11 @@ def train_loop(run_dir: str | Path, *, step, train_batches, epochs: int,
     elif resume:
         print(f"No checkpoint in {run_dir}; starting from epoch 1.", file=sys.stderr)
 
+    if finish:
+        if not history:
+            raise RuntimeError(f"--finish: {run_dir} has no finished epoch to stop at")
+        print(f"Stopping {run_dir} at epoch {start_epoch} of {epochs} (--finish).", file=sys.stderr)
+        return history
     tensorboard = _TensorBoard(run_dir / "tensorboard")
     for epoch in range(start_epoch, epochs):
         train_batches.set_epoch(epoch)

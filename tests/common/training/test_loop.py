@@ -111,3 +111,20 @@ def test_supervised_step_on_jax_backend(tmp_path):
     out = subprocess.run([sys.executable, "-c", code, str(tmp_path)], cwd=repo, env=env,
                          capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-3000:]
+
+
+def test_finish_stops_at_the_last_finished_epoch(tmp_path):
+    run(tmp_path, 2)
+    model, opt, step = toy_parts()
+    hist = train_loop(tmp_path, step=step, train_batches=ToyBatches(), epochs=5, validate=None,
+                      models={"model": model}, optimizers={"opt": opt}, best_model=model,
+                      resume=True, finish=True, progress=False)
+    assert [h["epoch"] for h in hist] == [1, 2]
+
+
+def test_finish_without_a_finished_epoch_is_an_error(tmp_path):
+    model, opt, step = toy_parts()
+    with pytest.raises(RuntimeError, match="no finished epoch"):
+        train_loop(tmp_path, step=step, train_batches=ToyBatches(), epochs=5, validate=None,
+                   models={"model": model}, optimizers={"opt": opt}, best_model=model,
+                   resume=True, finish=True, progress=False)

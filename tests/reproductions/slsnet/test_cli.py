@@ -108,6 +108,7 @@ def test_resume_refuses_other_options(runs, capsys):
     (["--row", "SLSNet 512"], "unknown row"),
     (["--encoder-weights", "imagenet"], "accepts only none"),
     (["--image-size", "64x32"], "square"),
+    (["--finish"], "use it with --resume"),
 ])
 def test_bad_options_are_clean_errors(argv, message, capsys, tmp_path):
     with pytest.raises(SystemExit) as exc:
