@@ -32,6 +32,7 @@ class Config:
     dataset: str = "isic2018"  # section 3.1: ISIC 2018 Task 1 (lesion boundary segmentation)
     n_images: int = 2594  # section 3.1: the 2594 training images with masks
     folds: int = 5  # section 2.5: 5-fold cross-validation for every Table 2 row
+    split: str = "kfold:5"  # the runner's split spec for those folds (train with --fold K or --fold all)
     image_size: tuple[int, int] = (192, 256)  # (H, W); section 2.5: "resized the image to 256x192 while maintaining the average aspect ratio" (ISIC images are landscape 4:3)
     preprocessing: str = "none"  # the ResNet34's bn_data layer normalises raw 0-255 RGB (common.backbones.preprocessing_mode("resnet34"))
     augment: str = "flip_lr"  # section 2.5: "Online randomly left-right flipping"
@@ -47,6 +48,7 @@ class Config:
     batch_size: int = 12  # section 2.5
     epochs: int = 100  # not given in the paper: ours
     threshold: float = 0.5  # probability -> mask for the metrics (not stated; the usual 0.5)
+    bn_momentum: float = 0.9  # not given: PyTorch's default BN momentum 0.1 (= Keras 0.9), set on every BN layer by paper.py; Keras's 0.99 leaves the moving statistics far behind in short runs
     seed: int = 0
 
 
