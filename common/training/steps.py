@@ -39,16 +39,27 @@ class JaxState:
 
 
 class Step:
-    """A compiled per-batch update. ``__call__(x, y)`` returns a dict of scalar tensors."""
+    """A compiled per-batch update. ``__call__(x, y)`` returns a dict of scalar tensors.
+
+    Subclasses set ``self._fn`` (the compiled function) and, on JAX, ``self.state`` (a
+    :class:`JaxState` over every variable the step changes).
+    """
+
+    _fn: Callable
+    state: JaxState | None = None
 
     def __call__(self, x, y) -> dict:
-        raise NotImplementedError
+        return self._fn(x, y)
 
     def sync(self) -> None:
         """Make the Keras variables hold the latest values (no-op on TensorFlow)."""
+        if self.state is not None:
+            self.state.sync()
 
     def refresh(self) -> None:
         """Pick up values assigned to the Keras variables from outside (after a restore)."""
+        if self.state is not None:
+            self.state.refresh()
 
 
 class SupervisedStep(Step):
@@ -111,14 +122,3 @@ class SupervisedStep(Step):
             return logs
 
         return call
-
-    def __call__(self, x, y):
-        return self._fn(x, y)
-
-    def sync(self):
-        if hasattr(self, "state"):
-            self.state.sync()
-
-    def refresh(self):
-        if hasattr(self, "state"):
-            self.state.refresh()

@@ -129,17 +129,6 @@ class Pix2PixStep(Step):
 
         return call
 
-    def __call__(self, x, y):
-        return self._fn(x, y)
-
-    def sync(self):
-        if hasattr(self, "state"):
-            self.state.sync()
-
-    def refresh(self):
-        if hasattr(self, "state"):
-            self.state.refresh()
-
 
 def make_optimizers(cfg):
     """Adam with lr 2e-4, beta1 0.5, beta2 0.999 for G and for D (section 4.3)."""
