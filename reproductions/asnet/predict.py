@@ -1,0 +1,11 @@
+"""Write lesion masks with a trained ASNet: ``python -m reproductions.asnet.predict --run-dir R IMAGES --out DIR``."""
+from common.training.commands import predict_main
+from reproductions.asnet.paper import PAPER
+
+
+def main(argv=None):
+    return predict_main(PAPER, argv)
+
+
+if __name__ == "__main__":
+    main()
