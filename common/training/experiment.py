@@ -125,10 +125,15 @@ def make_split(index, spec: str, seed: int, fold: int | None = None) -> dict[str
     ``kfold:K`` (with ``fold``), or ``kfold:K,VAL_SHARE``."""
     from common.data import splits
 
-    ids = [s.id for s in index.samples]
-    labels = [s.label for s in index.samples] if all(s.label is not None for s in index.samples) else None
     kind, _, rest = spec.partition(":")
     kind = kind.strip().lower()
+    pool = index.samples
+    if kind != "official" and any(s.split for s in pool):
+        # The papers split (or cross-validate) the official training images only, e.g. AER-Net's
+        # 2094 of ISIC 2018's 2594: the validation and test folders stay out of the pool.
+        pool = [s for s in pool if s.split == "train"]
+    ids = [s.id for s in pool]
+    labels = [s.label for s in pool] if pool and all(s.label is not None for s in pool) else None
     nums = [float(v) for v in rest.split(",") if v.strip()] if rest else []
     if kind == "official":
         result = splits.official(index)
