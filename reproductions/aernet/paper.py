@@ -1,0 +1,75 @@
+"""AER-Net as the shared commands see it: rows, builders, training step (sections 3.3-3.4).
+
+The runner (:mod:`common.training.commands`) feeds every row ``to_colour_space(images,
+cfg.colour_space)``: float32 channels in [0, 1] (CIELAB for AER-Net, section 3.1). The configs have no
+``preprocess`` field, so nothing else is done to the input outside the model: the scaling an ImageNet
+encoder expects happens inside it (:class:`~reproductions.aernet.layers.ImageNetScaling`), and 1- or
+6-channel inputs pass the model's ``colour_adapter`` first.
+
+The paper's split (``count:2094``: 2094 ISIC 2018 images train, the other 500 test) has no validation
+part; the runner then keeps the last epoch's weights (no model selection) and scores the test part,
+which is what the paper describes (100 epochs, then the test images).
+"""
+from __future__ import annotations
+
+from common.cli import ConfigError
+from common.training.experiment import SegmentationPaper, TrainingParts
+from reproductions.aernet.configs import ROWS, UNET_ENCODER
+
+
+def _model(cfg, encoder_weights):
+    """``build_model`` with a clean command-line error for weights a row cannot take or get."""
+    from common.backbones import WeightsUnavailableError
+    from reproductions.aernet.model import build_model
+
+    if cfg.encoder == UNET_ENCODER and encoder_weights is not None:
+        raise ConfigError(f"this row's encoder is the original U-Net trained from scratch (Table 2): "
+                          f"--encoder-weights accepts only none, got {encoder_weights!r}")
+    try:
+        return build_model(cfg, encoder_weights=encoder_weights)
+    except WeightsUnavailableError as exc:
+        raise ConfigError(f"{exc}\nOr train from scratch with --encoder-weights none.") from exc
+
+
+def build_training(cfg, encoder_weights=None) -> TrainingParts:
+    """The row's model, Adam (lr 0.001, section 3.3) and the Dice loss of eq. 1 (section 3.4).
+
+    Args:
+        cfg: an :class:`~reproductions.aernet.configs.AERNetConfig` (a row of ``ROWS``).
+        encoder_weights: ``None`` (random initialisation), ``"imagenet"`` or a weights file, as the
+            runner resolves ``--encoder-weights`` (default: the config's ``encoder_weights``).
+    """
+    import keras
+
+    from common.losses import dice_loss
+    from common.training.steps import SupervisedStep
+
+    model = _model(cfg, encoder_weights)
+    optimizer = keras.optimizers.Adam(learning_rate=cfg.learning_rate)
+    step = SupervisedStep(model, dice_loss, optimizer)
+    return TrainingParts(step=step, models={"model": model}, optimizers={"model": optimizer},
+                         predictor=model)
+
+
+def build_predictor(cfg):
+    """The row's model with randomly initialised encoder; the run's weights are loaded afterwards."""
+    from reproductions.aernet.model import build_model
+
+    return build_model(cfg, encoder_weights=None)
+
+
+PAPER = SegmentationPaper(
+    name="aernet",
+    title="AER-Net (Lima & Braz Junior 2021), Attention Efficient Residual U-Net on CIELAB input",
+    rows=ROWS,
+    default_row="AER-Net",
+    build_training=build_training,
+    build_predictor=build_predictor,
+    augment=None,  # the paper trains without augmentation (section 5 names it as future work)
+    weights_choices=("imagenet", "none", "PATH"),
+    # The embedded synthetic data: about two minutes on a 2-core CPU, most of it tracing EfficientNetB1.
+    # Random initialisation, so the command runs offline; --encoder-weights imagenet still asks for
+    # the pretrained encoder.
+    synthetic_defaults={"epochs": 3, "synthetic_size": 96, "image_size": (64, 64), "batch_size": 8,
+                        "encoder_weights": None},
+)
