@@ -54,6 +54,8 @@ def notebook(paper: str, title: str):
             "    viz.show_predictions(PAPER, RUN_DIR, n=4)\n"
             "    plt.show()"),
     ]
+    for i, cell in enumerate(cells):
+        cell["id"] = f"{paper}-{i}"  # fixed ids: regenerating changes nothing that did not change
     nb = new_notebook(cells=cells)
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     return nb

@@ -9,6 +9,7 @@ import argparse
 import dataclasses
 import json
 import os
+import shutil
 import sys
 from pathlib import Path
 from typing import Sequence
@@ -119,10 +120,6 @@ def _train(paper, args) -> list[Path]:
 
 
 def _train_one(paper, args, row, cfg, weights, dataset, fold) -> Path:
-    from common.data import SegmentationBatches
-    from common.data.splits import save_split
-    from common.training.loop import train_loop
-
     _seed_everything(args.seed)
     if dataset == "auto":
         # name run folders after the dataset found, not "auto"
@@ -165,6 +162,20 @@ def _train_one(paper, args, row, cfg, weights, dataset, fold) -> Path:
     else:
         record["provenance"] = records.provenance()
         records.atomic_write_json(run_dir / "config.json", record)
+
+    try:
+        return _fit_and_score(paper, args, row, cfg, weights, fold, run_dir, record, resume)
+    except BaseException:
+        # A new run that failed before its first epoch leaves no folder behind.
+        if not resume and not (run_dir / "checkpoints").exists():
+            shutil.rmtree(run_dir, ignore_errors=True)
+        raise
+
+
+def _fit_and_score(paper, args, row, cfg, weights, fold, run_dir, record, resume) -> Path:
+    from common.data import SegmentationBatches
+    from common.data.splits import save_split
+    from common.training.loop import train_loop
 
     data = ex.prepare_data(args, cfg, seed=args.seed, fold=fold, fallback=paper.fallback_split)
     record["dataset"] = data.index.name

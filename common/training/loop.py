@@ -133,7 +133,8 @@ def train_loop(run_dir: str | Path, *, step, train_batches, epochs: int,
         score = row.get(monitor)
         improved = score is not None and math.isfinite(score) and (
             score > best if mode == "max" else score < best)
-        if improved or (score is None and epoch == epochs - 1) or not best_path.exists():
+        # Without a validation split (e.g. AER-Net's 2094/500) the newest weights are the best.
+        if improved or score is None or not best_path.exists():
             if improved:
                 best = score
             save_weights_atomic(best_model, best_path)
@@ -145,7 +146,7 @@ def train_loop(run_dir: str | Path, *, step, train_batches, epochs: int,
         atomic_write_json(run_dir / "state.json", {"epochs_done": epoch + 1, "epochs": epochs,
                                                    "monitor": monitor, "best": best})
         tensorboard.write(epoch + 1, row)
-        if progress:
+        if progress or not sys.stderr.isatty():  # one line per epoch in logs, even with --quiet
             shown = ", ".join(f"{k} {v:.4f}" for k, v in row.items()
                               if k not in ("epoch", "best") and isinstance(v, float))
             print(f"epoch {epoch + 1}/{epochs}: {shown}", file=sys.stderr)
