@@ -43,7 +43,7 @@ class RunResult:
 
     def provenance(self) -> str:
         size = "x".join(map(str, self.image_size)) if isinstance(self.image_size, (list, tuple)) else self.image_size
-        commit = (self.commit or "?")[:10]
+        commit = self.commit or "?"
         return (f"{self.dataset}, split {self.split}, {self.epochs} epochs, {size}, weights {self.weights}, "
                 f"{self.backend} on {self.hardware}, commit {commit}; run {', '.join(self.runs)}")
 
@@ -110,8 +110,15 @@ def summarise(records: Sequence[dict], row: str, dataset: str, score_split: str 
     return RunResult(row=row, dataset=dataset, split=split_desc, scores=mean, std=std,
                      epochs=epochs, image_size=met.get("image_size"),
                      weights=met.get("encoder_weights", "none"), hardware=prov.get("hardware", "?"),
-                     backend=prov.get("backend", "?"), commit=prov.get("git", {}).get("commit") or "?",
+                     backend=prov.get("backend", "?"), commit=_commit(prov),
                      runs=[r["name"] for r in group])
+
+
+def _commit(prov: Mapping) -> str:
+    """The run's git commit, marked when the working tree had uncommitted changes."""
+    git = prov.get("git", {}) or {}
+    commit = (git.get("commit") or "?")[:10]
+    return commit + ("+uncommitted" if git.get("dirty") else "")
 
 
 def _group_key(rec: dict) -> tuple:

@@ -106,7 +106,8 @@ def git_info(repo: str | os.PathLike | None = None) -> dict[str, Any]:
     try:
         info["commit"] = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True,
                                         text=True, timeout=10, check=True).stdout.strip()
-        status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=repo,
+        # untracked files count too: a new module that is not committed yet changes what ran
+        status = subprocess.run(["git", "status", "--porcelain"], cwd=repo,
                                 capture_output=True, text=True, timeout=10, check=True).stdout
         info["dirty"] = bool(status.strip())
     except (OSError, subprocess.SubprocessError):
