@@ -195,7 +195,7 @@ def test_imagenet_without_network_keras_applications(monkeypatch):
 
 def test_cache_dir_respects_keras_home(tmp_path):
     code = "from common.backbones import keras_cache_dir; print(keras_cache_dir())"
-    env = dict(os.environ, KERAS_HOME=str(tmp_path), KERAS_BACKEND="numpy")  # numpy: a quick import
+    env = dict(os.environ, KERAS_HOME=str(tmp_path), KERAS_BACKEND="tensorflow")
     done = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip().splitlines()[-1] == os.path.join(str(tmp_path), "models")
