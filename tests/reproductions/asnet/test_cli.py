@@ -328,7 +328,7 @@ def test_params_table_at_192x256(tmp_path):
     assert (tmp_path / "table_2_params.csv").exists()
 
 
-# ------------------------------------------------------------------ slow: ASNet row, notebook
+# ------------------------------------------------------------------ slow: ASNet row; notebook (fast)
 
 
 @pytest.mark.slow
@@ -343,7 +343,6 @@ def test_asnet_row_trains_every_fold(tmp_path):
         assert metrics["row"] == "ASNet" and math.isfinite(metrics["scores"]["test"]["jaccard"])
 
 
-@pytest.mark.slow
 def test_notebook_executes_top_to_bottom(folds):
     nbformat = pytest.importorskip("nbformat")
     nbclient = pytest.importorskip("nbclient")

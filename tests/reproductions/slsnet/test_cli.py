@@ -186,7 +186,6 @@ def test_kill_with_sigkill_then_resume(tmp_path):
     assert json.loads((run_dir / "metrics.json").read_text())["epochs_done"] == 6
 
 
-@pytest.mark.slow
 def test_notebook_executes_top_to_bottom(runs):
     nbformat = pytest.importorskip("nbformat")
     nbclient = pytest.importorskip("nbclient")
