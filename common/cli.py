@@ -11,6 +11,7 @@ import argparse
 import dataclasses
 import difflib
 import os
+import re
 import typing
 from typing import Any, Mapping, Sequence
 
@@ -34,16 +35,11 @@ def parse_image_size(text: str | int | Sequence[int]) -> tuple[int, int]:
         if len(size) == 1:
             size = (size[0], size[0])
     else:
-        parts = str(text).lower().replace(",", "x").split("x")
-        try:
-            values = [int(p) for p in parts if p.strip()]
-        except ValueError:
-            raise ConfigError(f"image size {text!r} is not N or HxW (e.g. 128 or 192x256)") from None
-        if len(values) == 1:
-            values = values * 2
-        if len(values) != 2:
+        match = re.fullmatch(r"\s*(\d+)\s*(?:[x,]\s*(\d+)\s*)?", str(text).lower())
+        if match is None:
             raise ConfigError(f"image size {text!r} is not N or HxW (e.g. 128 or 192x256)")
-        size = tuple(values)
+        height = int(match.group(1))
+        size = (height, int(match.group(2)) if match.group(2) else height)
     if len(size) != 2 or min(size) < 8:
         raise ConfigError(f"image size {text!r} must be two positive sides of at least 8 pixels")
     return size  # type: ignore[return-value]
@@ -160,47 +156,72 @@ def slugify(text: str) -> str:
     return slug or "row"
 
 
+def positive_int(text: str) -> int:
+    """argparse type: a whole number of at least 1 (epochs, batch size, limits)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is out of range: it must be at least 1")
+    return value
+
+
 def add_common_train_arguments(parser: argparse.ArgumentParser, *, default_row: str,
                                rows: Mapping[str, Any], weights_choices: str = "imagenet | none | PATH",
                                ) -> None:
-    """Declare the options every paper's train command shares."""
-    parser.add_argument("--row", default=default_row,
-                        help=f'table row to train (default: "{default_row}"). One of: '
-                             + "; ".join(f'"{r}"' for r in rows))
+    """Declare the options every paper's train command shares.
+
+    Defaults that come from the row (epochs, batch size, image size, split, weights) are ``None``
+    here, so the runner can tell an option given on the command line from one left out (``--resume``
+    takes what was left out from the run's record).
+    """
+    parser.add_argument("--row", default=None,
+                        help=f'table row to train (default: "{default_row}"); the rows are listed below')
     parser.add_argument("--data-dir", default=None,
                         help="dataset root as downloaded (the folder holding the official ISIC/PH2 "
                              "folders); omitted: the embedded synthetic data")
     parser.add_argument("--dataset", default=None,
-                        help="synthetic | isic2016 | isic2017 | isic2018 | ph2 | auto "
-                             "(default: auto with --data-dir, synthetic without)")
+                        help="synthetic | isic2016 | isic2017 | isic2018 | isic2018_task2 | isic2019 | "
+                             "ph2 | auto (default: auto with --data-dir, synthetic without)")
     parser.add_argument("--split", default=None,
                         help="official | holdout:TRAIN,VAL[,TEST] fractions (e.g. holdout:0.8,0.2) | "
-                             "count:N (first N shuffled for training) | kfold:K; default: the row's")
+                             "count:N[,V] (N shuffled images train, V of them validate) | kfold:K[,VAL_SHARE] "
+                             "(default: the row's)")
     parser.add_argument("--fold", default=None,
-                        help="fold index (0-based) for k-fold splits, or 'all' to run every fold in turn")
-    parser.add_argument("--epochs", type=int, default=None, help="number of epochs (default: the row's)")
-    parser.add_argument("--batch-size", type=int, default=None, help="batch size (default: the row's)")
-    parser.add_argument("--image-size", default=None, help="N or HxW (default: the row's)")
-    parser.add_argument("--encoder-weights", default=None, help=f"encoder weights: {weights_choices}")
+                        help="fold index (0-based) for k-fold splits, or 'all' to run every fold in turn "
+                             "(default: 0)")
+    parser.add_argument("--epochs", type=positive_int, default=None, help="number of epochs (default: the row's)")
+    parser.add_argument("--batch-size", type=positive_int, default=None, help="batch size (default: the row's)")
+    parser.add_argument("--image-size", default=None, help="N or HxW, e.g. 128 or 192x256 (default: the row's)")
+    parser.add_argument("--encoder-weights", default=None,
+                        help=f"encoder weights: {weights_choices} (default: the row's)")
     parser.add_argument("--run-dir", default=None,
                         help="run folder to write (default: runs/<paper>/<row>/<dataset>-<stamp>); "
                              "with --resume, the run to continue")
     parser.add_argument("--resume", action="store_true",
-                        help="continue the run in --run-dir (or the newest run of this row and "
-                             "dataset) from its last checkpoint")
+                        help="continue the run in --run-dir (or the newest run of this row and dataset) "
+                             "from its last finished epoch, with the options recorded in its config.json; "
+                             "options given anyway must agree with the record")
     parser.add_argument("--finish", action="store_true",
                         help="with --resume: stop the run at its last finished epoch, score its best "
                              "checkpoint and write metrics.json (the record says how many epochs ran)")
-    parser.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    parser.add_argument("--seed", type=int, default=None, help="random seed (default: 0)")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="override a config field, type-checked (repeatable), e.g. --set dropout=0.3")
-    parser.add_argument("--limit", type=int, default=None,
+    parser.add_argument("--limit", type=positive_int, default=None,
                         help="use only the first N samples of each split (quick checks)")
-    parser.add_argument("--synthetic-size", type=int, default=None,
-                        help="number of synthetic images when --dataset synthetic (default: the row's)")
+    parser.add_argument("--synthetic-size", type=positive_int, default=None,
+                        help="number of synthetic images when --dataset synthetic (default: the quick setting)")
+    parser.add_argument("--skip-bad", action="store_true",
+                        help="leave out samples whose files are missing, corrupt or of the wrong size "
+                             "(each skipped file is listed in the run's config.json) instead of stopping")
     parser.add_argument("--cache-dir", default=None,
                         help="where decoded arrays are cached (default: $SLR_CACHE_DIR or "
                              "~/.cache/skin-lesion-repro)")
     parser.add_argument("--runs-root", default=os.environ.get("SLR_RUNS_DIR", "runs"),
                         help="root folder of run folders (default: runs, or $SLR_RUNS_DIR)")
-    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    parser.add_argument("--quiet", action="store_true",
+                        help="no progress bars (one line per epoch is still printed)")
+    parser.add_argument("--verbose", action="store_true",
+                        help="show TensorFlow's and Keras's own start-up and warning messages")

@@ -209,7 +209,7 @@ def _compact(arr, rows, alloc, name):
 
 def load_arrays(index: DatasetIndex, samples=None, image_size=(128, 128), *, cache_dir=None,
                 skip_bad: bool = False, progress: bool = True, workers: int | None = None,
-                return_samples: bool = False):
+                return_samples: bool = False, skipped_out: list | None = None):
     """Decode, resize and cache samples as uint8 arrays (decoded once, then memory-mapped).
 
     Args:
@@ -223,6 +223,7 @@ def load_arrays(index: DatasetIndex, samples=None, image_size=(128, 128), *, cac
         progress: show a tqdm progress bar while decoding.
         workers: decoding threads (default: ``min(8, CPU count)``).
         return_samples: also return the samples kept (useful with ``skip_bad``).
+        skipped_out: a list that receives ``{"id", "error"}`` for each sample ``skip_bad`` left out.
 
     Returns:
         ``(images uint8 [N, H, W, 3] RGB, masks uint8 {0,1} [N, H, W, C] or None)`` — C is 1, or 5
@@ -255,6 +256,8 @@ def load_arrays(index: DatasetIndex, samples=None, image_size=(128, 128), *, cac
                 raise DataError(f"{entry}: cache entry could not be read back after writing it; "
                                 f"check the disk or pass cache_dir=False")
         images, masks, kept, skipped = hit
+    if skipped_out is not None:
+        skipped_out.extend(skipped)
     if skipped:
         warnings.warn(f"skipped {len(skipped)} of {len(samples)} samples of {index.name} as bad "
                       f"(e.g. {skipped[0]['error']})", stacklevel=2)

@@ -59,23 +59,54 @@ def _seed_everything(seed: int) -> None:
         tf.config.optimizer.set_experimental_options({"arithmetic_optimization": False})
 
 
+def _rows_epilog(paper: ex.SegmentationPaper) -> str:
+    """The rows with what each trains by default, and the quick settings of the synthetic data."""
+    lines = ["rows (epochs, batch size, image size HxW and split each row uses on real data):"]
+    for name, cfg in paper.rows.items():
+        h, w = ex.image_hw(cfg)
+        mark = " (default)" if name == paper.default_row else ""
+        lines.append(f'  "{name}"{mark}: {cfg.epochs} epochs, batch {cfg.batch_size}, {h}x{w}, '
+                     f"split {getattr(cfg, 'split', '-')}")
+    if paper.synthetic_defaults:
+        quick = ", ".join(f"{k} {v}" for k, v in paper.synthetic_defaults.items())
+        lines += ["", f"without --data-dir (the embedded synthetic data) the quick settings apply: {quick};",
+                  "options given on the command line still win."]
+    lines += ["", "examples:",
+              f"  python -m reproductions.{paper.name}.train",
+              f'  python -m reproductions.{paper.name}.train --data-dir ~/data/isic2018 --row "{paper.default_row}"',
+              f"  python -m reproductions.{paper.name}.train --resume --run-dir runs/{paper.name}/<row>/<run>"]
+    return "\n".join(lines)
+
+
 def train_parser(paper: ex.SegmentationPaper) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=f"python -m reproductions.{paper.name}.train",
         description=f"Train one table row of {paper.title}. Without arguments it trains the default row "
                     f"on the embedded synthetic data and prints the metrics and the run folder.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        epilog=_rows_epilog(paper), formatter_class=argparse.RawDescriptionHelpFormatter)
     add_common_train_arguments(parser, default_row=paper.default_row, rows=paper.rows,
                                weights_choices=" | ".join(paper.weights_choices))
     return parser
+
+
+class _Progress:
+    """Where the run stands, for the message printed when the user interrupts it."""
+
+    run_dir: Path | None = None
 
 
 def train_main(paper: ex.SegmentationPaper, argv: Sequence[str] | None = None) -> list[Path]:
     """Parse the command line and train; returns the run folder(s)."""
     parser = train_parser(paper)
     args = parser.parse_args(argv)
+    from common.quiet import import_backend
+
+    import_backend(verbose=args.verbose)
+    where = _Progress()
     try:
-        return _train(paper, args)
+        return _train(paper, args, where)
+    except KeyboardInterrupt:
+        parser.exit(130, _interrupted_message(paper, where.run_dir))
     except (ConfigError, FileNotFoundError) as exc:
         parser.exit(2, f"error: {exc}\n")
     except Exception as exc:  # noqa: BLE001 - data errors and divergence get a clean message
@@ -87,6 +118,15 @@ def train_main(paper: ex.SegmentationPaper, argv: Sequence[str] | None = None) -
         raise
 
 
+def _interrupted_message(paper, run_dir: Path | None) -> str:
+    if run_dir is None or not (run_dir / "config.json").exists():
+        return "\ninterrupted before training started; nothing to resume.\n"
+    state = records.load_json(run_dir / "state.json") if (run_dir / "state.json").exists() else {}
+    done, total = state.get("epochs_done", 0), state.get("epochs", "?")
+    return (f"\ninterrupted after epoch {done} of {total}; {run_dir} is kept. Continue it with:\n"
+            f"  python -m reproductions.{paper.name}.train --resume --run-dir {run_dir}\n")
+
+
 def _folds(args, cfg) -> list[int | None]:
     spec = getattr(cfg, "split", "")
     if not spec.startswith("kfold"):
@@ -96,17 +136,61 @@ def _folds(args, cfg) -> list[int | None]:
     k = int(spec.split(":")[1].split(",")[0]) if ":" in spec else 5
     if args.fold in (None, "all"):
         return list(range(k)) if args.fold == "all" else [0]
-    fold = int(args.fold)
+    try:
+        fold = int(args.fold)
+    except ValueError:
+        raise ConfigError(f"--fold {args.fold}: choose 0..{k - 1} or all") from None
     if not 0 <= fold < k:
         raise ConfigError(f"--fold {fold}: choose 0..{k - 1} or all")
     return [fold]
 
 
-def _train(paper, args) -> list[Path]:
+#: Options ``--resume --run-dir RUN`` takes from RUN's config.json when they are not given.
+_RECORDED_OPTIONS = {"row": "row", "data_dir": "data_dir", "dataset": "dataset", "seed": "seed",
+                     "limit": "limit", "synthetic_size": "synthetic_size",
+                     "encoder_weights": "encoder_weights"}
+
+
+def _from_record(paper, args):
+    """With ``--resume --run-dir RUN``: the run's recorded config, and the options it was started
+    with filled into ``args`` where the command line left them out."""
+    run_dir = Path(args.run_dir)
+    if not (run_dir / "config.json").exists():
+        raise ConfigError(f"--resume: {run_dir} holds no run (config.json missing)")
+    saved = records.load_json(run_dir / "config.json")
+    if saved.get("paper") not in (None, paper.name):
+        raise ConfigError(f"--resume: {run_dir} is a {saved['paper']} run, not {paper.name}")
+    for option, key in _RECORDED_OPTIONS.items():
+        if getattr(args, option) is None and saved.get(key) is not None:
+            setattr(args, option, saved[key])
+    if args.fold is None and saved.get("fold") is not None:
+        args.fold = str(saved["fold"])
+    if args.skip_bad is False and saved.get("skip_bad"):
+        args.skip_bad = True
     row = row_name(paper.rows, args.row)
+    cfg_class = type(paper.rows[row])
+    try:
+        recorded = ex.config_from_dict(cfg_class, saved["config"])
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"--resume: {run_dir}/config.json does not hold a {cfg_class.__name__} ({exc})") from exc
+    return row, recorded
+
+
+def _train(paper, args, where: _Progress | None = None) -> list[Path]:
+    where = where or _Progress()
+    if args.finish and not args.resume:
+        raise ConfigError("--finish stops an existing run: use it with --resume")
+    if args.resume and args.run_dir:
+        row, base = _from_record(paper, args)
+        quick = False
+    else:
+        row = row_name(paper.rows, args.row or paper.default_row)
+        base = paper.rows[row]
+        quick = True
+    if args.seed is None:
+        args.seed = 0
     dataset = args.dataset or ("auto" if args.data_dir else "synthetic")
-    base = paper.rows[row]
-    if dataset == "synthetic" and paper.synthetic_defaults:
+    if quick and dataset == "synthetic" and paper.synthetic_defaults:
         # A quick schedule on the embedded data; explicit options and --set still win.
         quick = {k: v for k, v in paper.synthetic_defaults.items() if k in {f.name for f in dataclasses.fields(base)}}
         base = dataclasses.replace(base, **quick)
@@ -114,21 +198,33 @@ def _train(paper, args) -> list[Path]:
             args.synthetic_size = paper.synthetic_defaults.get("synthetic_size")
         print(f"synthetic data: quick defaults {quick} (override with --epochs/--set)", file=sys.stderr)
     cfg = ex.resolve_config(base, args)
+    _check_image_size(paper, cfg)
     weights = _weights(paper, args.encoder_weights, cfg)
-    if args.finish and not args.resume:
-        raise ConfigError("--finish stops an existing run: use it with --resume")
     folds = _folds(args, cfg)
     if args.run_dir and len(folds) > 1:
         raise ConfigError("--run-dir names one run; with --fold all each fold gets its own folder")
     out = []
     for fold in folds:
-        out.append(_train_one(paper, args, row, cfg, weights, dataset, fold))
+        out.append(_train_one(paper, args, row, cfg, weights, dataset, fold, where))
     if len(out) > 1:
         print("fold runs:\n" + "\n".join(str(p) for p in out))
     return out
 
 
-def _train_one(paper, args, row, cfg, weights, dataset, fold) -> Path:
+def _check_image_size(paper, cfg) -> None:
+    multiple = paper.size_multiple(cfg) if callable(paper.size_multiple) else int(paper.size_multiple)
+    h, w = ex.image_hw(cfg)
+    if h % multiple or w % multiple:
+        def near(v):
+            low = max(multiple, v - v % multiple)
+            return f"{low} or {low + multiple}" if v % multiple else str(v)
+
+        raise ConfigError(f"image size {h}x{w}: both sides must be multiples of {multiple} for this "
+                          f"row (its network halves the resolution {multiple.bit_length() - 1} times); "
+                          f"e.g. {near(h)} for {h}" + (f", {near(w)} for {w}" if w != h else ""))
+
+
+def _train_one(paper, args, row, cfg, weights, dataset, fold, where: _Progress) -> Path:
     _seed_everything(args.seed)
     if dataset == "auto":
         # name run folders after the dataset found, not "auto"
@@ -152,12 +248,14 @@ def _train_one(paper, args, row, cfg, weights, dataset, fold) -> Path:
             run_dir, resume = records.new_run_dir(args.runs_root, paper.name, row, tag), False
     else:
         run_dir = records.new_run_dir(args.runs_root, paper.name, row, tag)
+    where.run_dir = run_dir
 
     record = {
         "paper": paper.name, "row": row, "config": cfg, "config_class": type(cfg).__name__,
         "dataset": dataset, "data_dir": os.path.abspath(args.data_dir) if args.data_dir else None,
         "split_spec": getattr(cfg, "split", None), "fold": fold, "seed": args.seed,
         "encoder_weights": weights or "none", "limit": args.limit, "synthetic_size": args.synthetic_size,
+        "skip_bad": bool(args.skip_bad),
         "command": "python -m reproductions.%s.train %s" % (paper.name, " ".join(sys.argv[1:])),
     }
     if resume:
@@ -165,8 +263,8 @@ def _train_one(paper, args, row, cfg, weights, dataset, fold) -> Path:
         mine = json.loads(json.dumps(records._jsonable(record)))
         for key in ("row", "config", "dataset", "fold", "seed", "split_spec", "encoder_weights", "limit"):
             if saved.get(key) != mine.get(key):
-                raise ConfigError(f"--resume: {run_dir} was started with {key}={saved.get(key)!r}, not "
-                                  f"{mine.get(key)!r}; resume with the same options")
+                raise ConfigError(f"--resume: {run_dir} was started with {key}={_describe(saved.get(key), mine.get(key))}; "
+                                  f"leave the option out (resume takes the recorded value) or give the same one")
         record = saved
     else:
         record["provenance"] = records.provenance()
@@ -178,7 +276,17 @@ def _train_one(paper, args, row, cfg, weights, dataset, fold) -> Path:
         # A new run that failed before its first epoch leaves no folder behind.
         if not resume and not (run_dir / "checkpoints").exists():
             shutil.rmtree(run_dir, ignore_errors=True)
+            where.run_dir = None
         raise
+
+
+def _describe(saved, mine) -> str:
+    """``{'epochs': 8} ... not {'epochs': 7}`` shortened to the fields that differ."""
+    if isinstance(saved, dict) and isinstance(mine, dict):
+        keys = [k for k in sorted(set(saved) | set(mine)) if saved.get(k) != mine.get(k)]
+        return (", ".join(f"{k}={saved.get(k)!r}" for k in keys) + ", not "
+                + ", ".join(f"{k}={mine.get(k)!r}" for k in keys))
+    return f"{saved!r}, not {mine!r}"
 
 
 def _fit_and_score(paper, args, row, cfg, weights, fold, run_dir, record, resume) -> Path:
@@ -188,6 +296,9 @@ def _fit_and_score(paper, args, row, cfg, weights, fold, run_dir, record, resume
 
     data = ex.prepare_data(args, cfg, seed=args.seed, fold=fold, fallback=paper.fallback_split)
     record["dataset"] = data.index.name
+    if data.skipped and record.get("skipped") != data.skipped:
+        record["skipped"] = data.skipped          # --skip-bad: which files were left out, and why
+        records.atomic_write_json(run_dir / "config.json", record)
     save_split(run_dir / "split.json", data.split)
     x_train, y_train = data.arrays["train"]
     if paper.offline_expand is not None and getattr(cfg, "augmentation", "") == "offline":
@@ -215,7 +326,7 @@ def _fit_and_score(paper, args, row, cfg, weights, fold, run_dir, record, resume
                          validate=validate if val is not None else None, models=parts.models,
                          optimizers=parts.optimizers, best_model=parts.predictor,
                          monitor=paper.monitor if val is not None else "none", resume=resume,
-                         progress=not args.quiet, finish=args.finish)
+                         progress=_show_bars(args), finish=args.finish)
 
     parts.predictor.load_weights(str(run_dir / "checkpoints" / "best.weights.h5"))
     scores = {}
@@ -260,11 +371,17 @@ def _preprocess_fn(cfg):
     return lambda x: imagenet_preprocess(x, mode)
 
 
+def _show_bars(args) -> bool:
+    """Progress bars only on a terminal; a log file or a pipe gets one line per epoch instead."""
+    return not args.quiet and sys.stderr.isatty()
+
+
 def _print_scores(scores: dict, run_dir: Path) -> None:
     keys = ["jaccard", "thresholded_jaccard", "dice", "accuracy", "sensitivity", "specificity"]
-    print(f"{'split':<6}" + "".join(f"{k[:12]:>14}" for k in keys))
+    widths = [max(len(k), 6) + 2 for k in keys]
+    print(f"{'split':<6}" + "".join(f"{k:>{w}}" for k, w in zip(keys, widths)))
     for split, mean in scores.items():
-        print(f"{split:<6}" + "".join(f"{mean.get(k, float('nan')):>14.4f}" for k in keys))
+        print(f"{split:<6}" + "".join(f"{mean.get(k, float('nan')):>{w}.4f}" for k, w in zip(keys, widths)))
     print(f"run folder: {run_dir}")
 
 
@@ -306,7 +423,11 @@ def evaluate_main(paper: ex.SegmentationPaper, argv: Sequence[str] | None = None
                              "has no test part)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--cache-dir", default=None, help="decoded-array cache folder")
+    parser.add_argument("--verbose", action="store_true", help="show the backend's start-up messages")
     args = parser.parse_args(argv)
+    from common.quiet import import_backend
+
+    import_backend(verbose=args.verbose)
     try:
         result = _evaluate(paper, args)
     except ConfigError as exc:
@@ -394,7 +515,11 @@ def predict_main(paper: ex.SegmentationPaper, argv: Sequence[str] | None = None)
     parser.add_argument("inputs", nargs="+", metavar="IMAGE_OR_DIR", help="images or folders of images")
     parser.add_argument("--out", required=True, help="output folder for the masks")
     parser.add_argument("--threshold", type=float, default=None, help="probability threshold (default: the row's)")
+    parser.add_argument("--verbose", action="store_true", help="show the backend's start-up messages")
     args = parser.parse_args(argv)
+    from common.quiet import import_backend
+
+    import_backend(verbose=args.verbose)
     try:
         return _predict(paper, args)
     except ConfigError as exc:

@@ -44,6 +44,8 @@ class SegmentationPaper:
         augment: ``cfg -> callable(image, mask, rng) or None`` for online augmentation.
         offline_expand: ``(cfg, images, masks, seed) -> (images, masks)`` or None.
         weights_choices: what ``--encoder-weights`` accepts (SLSNet: none only).
+        size_multiple: ``cfg -> int`` (or an int): image height and width must be multiples of it
+            (2 to the number of times the network halves the resolution); checked before any work.
     """
 
     name: str
@@ -58,6 +60,7 @@ class SegmentationPaper:
     monitor: str = "val_jaccard"
     synthetic_defaults: Mapping[str, Any] = field(default_factory=dict)
     fallback_split: str = "holdout:0.8,0.2"
+    size_multiple: Callable[[Any], int] | int = 32   # image sides must divide by it (the net's stride)
 
 
 # -- configs -----------------------------------------------------------------------------------
@@ -99,8 +102,13 @@ def resolve_config(cfg, args) -> Any:
     for key in list(changes):
         if key not in names:
             raise ConfigError(f"--{key.replace('_', '-')} does not apply to {type(cfg).__name__}")
-    cfg = dataclasses.replace(cfg, **changes)
-    return apply_overrides(cfg, args.overrides)
+    try:
+        cfg = dataclasses.replace(cfg, **changes)
+        return apply_overrides(cfg, args.overrides)
+    except ValueError as exc:            # the config's own checks (__post_init__)
+        if isinstance(exc, ConfigError):
+            raise
+        raise ConfigError(str(exc)) from exc
 
 
 def image_hw(cfg) -> tuple[int, int]:
@@ -118,6 +126,7 @@ class PreparedData:
     split: dict[str, list[str]]
     samples: dict[str, list]                 # split -> Sample list in split order
     arrays: dict[str, tuple[np.ndarray, np.ndarray | None]] = field(default_factory=dict)
+    skipped: list[dict] = field(default_factory=list)   # {"id", "error"} of samples --skip-bad left out
 
 
 def make_split(index, spec: str, seed: int, fold: int | None = None) -> dict[str, list[str]]:
@@ -143,11 +152,27 @@ def make_split(index, spec: str, seed: int, fold: int | None = None) -> dict[str
     if kind == "holdout":
         names = ["train", "val", "test"][:len(nums)] or ["train", "val"]
         nums = nums or [0.8, 0.2]
+        if len(nums) > 3 or any(not 0 < v < 1 for v in nums) or sum(nums) > 1 + 1e-9:
+            raise ConfigError(f"--split {spec}: give two or three fractions, each between 0 and 1 and "
+                              f"together at most 1 (train, validation[, test]), e.g. holdout:0.8,0.2 "
+                              f"or holdout:0.7,0.1,0.2")
+        if any(round(v * len(ids)) < 1 for v in nums):
+            raise ConfigError(f"--split {spec}: {len(ids)} images leave a part of the split empty; "
+                              f"use larger fractions or more images")
         return splits.holdout(ids, dict(zip(names, nums)), seed, labels=labels)
     if kind == "count":
         if not nums:
             raise ConfigError("--split count:N needs the number of training images, e.g. count:2094")
-        result = splits.fixed_count(ids, int(nums[0]), seed, labels=labels)
+        n_train = int(nums[0])
+        n_val = int(nums[1]) if len(nums) > 1 else 0
+        if not 1 <= n_train < len(ids) or (len(nums) > 1 and not 0 <= n_val < n_train):
+            raise ConfigError(
+                f"--split {spec}: {index.name} has {len(ids)} training images"
+                + (f" (in {index.root})" if index.root else "")
+                + f", so count:N needs 1 <= N < {len(ids)} (the rest is the test part)"
+                + (" and V < N validation images taken from them" if len(nums) > 1 else "")
+                + f"; on this data use --split holdout:0.8,0.2 or --split kfold:5 instead")
+        result = splits.fixed_count(ids, n_train, seed, labels=labels)
         if len(nums) > 1 and nums[1] > 0:
             train = result["train"]
             n_val = int(nums[1])
@@ -156,6 +181,9 @@ def make_split(index, spec: str, seed: int, fold: int | None = None) -> dict[str
     if kind == "kfold":
         k = int(nums[0]) if nums else 5
         val_share = nums[1] if len(nums) > 1 else 0.0
+        if not 2 <= k <= len(ids) or not 0 <= val_share < 1:
+            raise ConfigError(f"--split {spec}: k-fold needs 2 <= K <= {len(ids)} (the number of "
+                              f"images) and a validation share in [0, 1), e.g. kfold:5 or kfold:5,0.125")
         if fold is None:
             raise ConfigError(f"--split {spec} needs --fold K (0..{k - 1}) or --fold all")
         return splits.kfold(ids, k, fold, seed, labels=labels, val_share=val_share)
@@ -182,9 +210,23 @@ def prepare_data(args, cfg, *, seed: int, fold: int | None = None,
     by_id = {s.id: s for s in index.samples}
     samples = {k: [by_id[i] for i in v] for k, v in split.items() if v}
     prepared = PreparedData(index=index, spec=spec, split={k: list(v) for k, v in split.items() if v}, samples=samples)
+    skip_bad = bool(getattr(args, "skip_bad", False))
+    show = not args.quiet and sys.stderr.isatty()
     for name, items in samples.items():
-        prepared.arrays[name] = load_arrays(index, items, image_hw(cfg), cache_dir=args.cache_dir,
-                                            progress=not args.quiet)
+        bad: list[dict] = []
+        images, masks, kept = load_arrays(index, items, image_hw(cfg), cache_dir=args.cache_dir,
+                                          progress=show, skip_bad=skip_bad, return_samples=True,
+                                          skipped_out=bad)
+        if len(kept) != len(items):
+            prepared.skipped += [{"split": name, **b} for b in bad]
+            prepared.samples[name] = kept
+            prepared.split[name] = [s.id for s in kept]
+        prepared.arrays[name] = (images, masks)
+    if prepared.skipped:
+        print(f"--skip-bad: left out {len(prepared.skipped)} sample(s) with bad files: "
+              f"{', '.join(s['id'] for s in prepared.skipped[:10])}"
+              + (" ..." if len(prepared.skipped) > 10 else "") + " (listed in the run's config.json)",
+              file=sys.stderr)
     return prepared
 
 

@@ -146,10 +146,10 @@ def train_loop(run_dir: str | Path, *, step, train_batches, epochs: int,
         atomic_write_json(run_dir / "state.json", {"epochs_done": epoch + 1, "epochs": epochs,
                                                    "monitor": monitor, "best": best})
         tensorboard.write(epoch + 1, row)
-        if progress or not sys.stderr.isatty():  # one line per epoch in logs, even with --quiet
-            shown = ", ".join(f"{k} {v:.4f}" for k, v in row.items()
-                              if k not in ("epoch", "best") and isinstance(v, float))
-            print(f"epoch {epoch + 1}/{epochs}: {shown}", file=sys.stderr)
+        # One line per epoch, with or without bars: log files, pipes and --quiet keep it.
+        shown = ", ".join(f"{k} {v:.4f}" for k, v in row.items()
+                          if k not in ("epoch", "best") and isinstance(v, float))
+        print(f"epoch {epoch + 1}/{epochs}: {shown}", file=sys.stderr)
         if on_epoch_end is not None:
             on_epoch_end(epoch, row)
     return history

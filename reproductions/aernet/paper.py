@@ -72,4 +72,5 @@ PAPER = SegmentationPaper(
     # the pretrained encoder.
     synthetic_defaults={"epochs": 3, "synthetic_size": 96, "image_size": (64, 64), "batch_size": 8,
                         "encoder_weights": None},
+    size_multiple=lambda cfg: (2 ** (len(cfg.unet_encoder_filters) - 1) if cfg.encoder == "unet" else 32),
 )

@@ -210,4 +210,5 @@ PAPER = SegmentationPaper(
     # for every fold). Random initialisation, so it runs offline.
     synthetic_defaults={"epochs": 3, "synthetic_size": 60, "image_size": (64, 64), "batch_size": 8,
                         "encoder_weights": None},
+    size_multiple=lambda cfg: 2 ** (len(cfg.unet_filters) - 1) if cfg.architecture == "unet" else 32,
 )

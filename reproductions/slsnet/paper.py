@@ -1,6 +1,8 @@
 """SLSNet as the shared commands see it: rows, builders, augmentation."""
 from __future__ import annotations
 
+import math
+
 from common.training.experiment import SegmentationPaper, TrainingParts
 from reproductions.slsnet.configs import ROWS
 
@@ -51,4 +53,5 @@ PAPER = SegmentationPaper(
     weights_choices=("none",),
     # The embedded synthetic data: a few minutes on a laptop CPU (the paper's schedule on real data).
     synthetic_defaults={"epochs": 8, "synthetic_size": 128, "image_size": 64, "augmentation": "none"},
+    size_multiple=lambda cfg: math.lcm(8, *cfg.multiscale_factors),  # three 2x downsamplings, Sec. 3.1
 )
