@@ -5,7 +5,10 @@ A cache entry is a folder ``<cache dir>/<dataset>-<H>x<W>-<key>/`` holding ``ima
 incomplete). The key hashes the dataset, the image size and every sample's file paths, modification
 times and sizes, so editing, replacing or touching a source file rebuilds the entry. Files are
 written to a temporary name and moved into place with ``os.replace``; arrays are plain ``.npy``
-(``allow_pickle=False``) read back as read-only memory maps.
+(``allow_pickle=False``) read back as read-only memory maps. ``meta.json`` also stores a CRC-32
+of each array file, verified every time the entry is opened (about 2 GB/s, a fraction of a second for
+ISIC 2018 at 192x256): a file changed in place, even to the same size, is rebuilt with a warning that
+names it, never used.
 """
 from __future__ import annotations
 
@@ -14,6 +17,7 @@ import json
 import os
 import uuid
 import warnings
+import zlib
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -24,7 +28,7 @@ from . import decode, synthetic
 from .errors import DataError
 from .samples import DatasetIndex, Sample
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: CRC-32 of every array file in meta.json
 ENV_CACHE_DIR = "SLR_CACHE_DIR"
 
 
@@ -109,9 +113,34 @@ def cache_key(index: DatasetIndex, samples: list[Sample], size: tuple[int, int],
     return h.hexdigest()
 
 
+def file_crc32(path: Path, chunk: int = 1 << 24) -> str:
+    """CRC-32 of a file's bytes, as 8 hex digits."""
+    crc = 0
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            crc = zlib.crc32(block, crc)
+    return f"{crc:08x}"
+
+
 def _read_entry(entry: Path, n: int, size, kind) -> tuple | None:
     try:
         meta = json.loads((entry / "meta.json").read_text())
+    except (OSError, ValueError):
+        return None
+    names = ["images.npy"] + (["masks.npy"] if kind else [])
+    sums = meta.get("crc32", {})
+    for name in names:
+        try:
+            actual = file_crc32(entry / name)
+        except OSError:
+            return None
+        if sums.get(name) != actual:
+            if meta.get("version") == CACHE_VERSION:
+                warnings.warn(f"{entry / name}: cached array does not match its checksum (the file "
+                              f"changed after it was written); rebuilding the cache entry from the "
+                              f"source images", stacklevel=3)
+            return None
+    try:
         images = np.load(entry / "images.npy", mmap_mode="r", allow_pickle=False)
         masks = np.load(entry / "masks.npy", mmap_mode="r", allow_pickle=False) if kind else None
     except (OSError, ValueError):
@@ -186,7 +215,9 @@ def _build(index, samples, size, kind, entry: Path | None, skip_bad: bool, progr
         if kind:
             _replace(temps[1], entry / "masks.npy")
         meta = {"version": CACHE_VERSION, "dataset": index.name, "image_size": [h, w], "n": n,
-                "target": kind, "kept": [samples[i].id for i in kept_rows], "skipped": skipped}
+                "target": kind, "kept": [samples[i].id for i in kept_rows], "skipped": skipped,
+                "crc32": {name: file_crc32(entry / name)
+                          for name in ["images.npy"] + (["masks.npy"] if kind else [])}}
         tmp_meta = entry / f"meta.json.tmp-{tag}"
         tmp_meta.write_text(json.dumps(meta))
         _replace(tmp_meta, entry / "meta.json")

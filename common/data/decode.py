@@ -130,13 +130,33 @@ def read_mask(path: str) -> tuple[np.ndarray, tuple[int, int]]:
         with im:
             size = im.size
             if im.mode == "P":
-                im = im.convert("RGB")
-            elif im.mode == "LA":
-                im = im.convert("L")
+                im = im.convert("RGBA" if "transparency" in im.info else "RGB")
             values = np.asarray(im)
+            mode = im.mode
     except (OSError, ValueError, SyntaxError) as exc:
         raise DataError(f"{path}: mask cannot be decoded ({exc}); {_FIX_IMAGE}") from exc
+    if mode in ("LA", "RGBA", "La", "RGBa"):
+        values = _without_alpha(values, path)
     return binarize_mask(values, path), size
+
+
+def _without_alpha(values: np.ndarray, path: str) -> np.ndarray:
+    """The mask drawn in an image with an alpha channel: the colour channels, or the alpha channel
+    when the lesion is drawn only there (colour channels constant). Both varying and disagreeing is
+    an error: reading either one would silently give a wrong mask (a full one, often)."""
+    colour, alpha = values[..., :-1], values[..., -1]
+    if alpha.min() == alpha.max():                 # opaque (or uniformly transparent): colour holds it
+        return colour
+    if colour.min() == colour.max():               # one colour everywhere: the alpha is the drawing
+        return alpha
+    from_colour = binarize_mask(colour, path)
+    from_alpha = binarize_mask(alpha, path)
+    if np.array_equal(from_colour, from_alpha):
+        return colour
+    raise DataError(
+        f"{path}: mask has an alpha channel and colour channels that draw different lesions "
+        f"({int(from_alpha.sum())} and {int(from_colour.sum())} foreground pixels); save it as an "
+        f"8-bit grey PNG, 255 on the lesion and 0 elsewhere, without transparency")
 
 
 def resize_mask(mask: np.ndarray, size: tuple[int, int]) -> np.ndarray:

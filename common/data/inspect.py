@@ -68,16 +68,23 @@ def inspect_index(index: DatasetIndex, *, deep: bool = False, workers: int | Non
                  "max": [max(w for w, _ in wh), max(h for _, h in wh)] if wh else None,
                  "distinct": len(set(wh))}
     problems = list(index.problems) + [p for r in results for p in r[1]]
+    synthetic = index.name == "synthetic"
+    # Count what is on disk: a sample a label file lists whose image is missing, or a mask path
+    # whose file is missing, is a problem (listed above), not a sample or a mask.
+    present = [s for s in index.samples if synthetic or (s.image is not None and os.path.isfile(s.image))]
     return {
         "dataset": index.name,
         "root": index.root,
-        "samples": len(index.samples),
+        "samples": len(present),
+        "listed_without_image": len(index.samples) - len(present),
+        "deep": bool(deep),
         "splits": index.split_counts(),
         "classes": index.class_counts() if index.classes else None,
         "class_names": index.classes,
         "sizes": sizes,
-        "with_masks": sum(1 for s in index.samples if s.mask) + (len(index) if index.name == "synthetic" else 0),
-        "with_attributes": sum(1 for s in index.samples if s.attributes),
+        "with_masks": len(index) if synthetic else sum(1 for s in present if s.mask and os.path.isfile(s.mask)),
+        "with_attributes": sum(1 for s in present if s.attributes
+                               and all(os.path.isfile(p) for _, p in s.attributes)),
         "problems": problems,
     }
 
@@ -117,7 +124,9 @@ def format_report(report: dict, max_problems: int = 20) -> str:
     """Human-readable text of an `inspect_dir` report."""
     lines = []
     for r in report["datasets"]:
-        lines.append(f"{r['dataset']}: {r['samples']} samples" + (f" in {r['root']}" if r["root"] else ""))
+        missing = r.get("listed_without_image", 0)
+        lines.append(f"{r['dataset']}: {r['samples']} samples" + (f" in {r['root']}" if r["root"] else "")
+                     + (f" (and {missing} listed whose image file is missing)" if missing else ""))
         lines.append("  splits:  " + ", ".join(f"{k} {v}" for k, v in r["splits"].items()))
         if r["classes"]:
             lines.append("  classes: " + ", ".join(f"{k} {v}" for k, v in r["classes"].items()))
@@ -131,6 +140,12 @@ def format_report(report: dict, max_problems: int = 20) -> str:
         lines.append(f"  masks: {r['with_masks']}" + (f", attribute sets: {r['with_attributes']}"
                                                       if r["with_attributes"] else ""))
         probs = r["problems"]
+        if r["dataset"] != "synthetic":
+            lines.append("  checked: " + (
+                "every image and mask decoded (truncated or corrupt files, non-binary masks, sizes)"
+                if r.get("deep") else
+                "files present, image headers readable, mask sizes against their images; "
+                "--deep also decodes every file (truncated JPEGs, grey-level or soft masks)"))
         lines.append(f"  problems: {len(probs) or 'none'}")
         lines += [f"    - {p}" for p in probs[:max_problems]]
         if len(probs) > max_problems:

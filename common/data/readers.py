@@ -199,6 +199,11 @@ def read_isic2019(root: Path, problems: Problems) -> DatasetIndex:
             samples += [Sample(k, str(p), None, split="train") for k, p in sorted(images.items())]
         else:
             labels, classes = _labels_2019(csv_path, problems)
+            if classes is None:
+                # The CSV itself is unusable (its problem is reported once, above): the images stay,
+                # unlabelled, rather than each being reported as missing from it.
+                samples += [Sample(k, str(p), None, split="train") for k, p in sorted(images.items())]
+                images = {}
             for image_id, label in labels.items():
                 if label is None:
                     continue
@@ -208,7 +213,7 @@ def read_isic2019(root: Path, problems: Problems) -> DatasetIndex:
                     problems.note(f"{path}: missing image listed in {csv_path.name}")
                 samples.append(Sample(image_id, str(path), None, label=label, split="train"))
             for image_id, p in sorted(images.items()):
-                if image_id not in labels:
+                if classes is not None and image_id not in labels:
                     problems.note(f"{p}: image is not listed in {csv_path.name}; it is left out")
     elif csv_path is not None:
         problems.note(f"{root}: {csv_path.name} found but no ISIC_2019_Training_Input folder")
