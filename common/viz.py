@@ -20,12 +20,38 @@ def runs_root() -> Path:
     return Path(os.environ.get("SLR_RUNS_DIR", REPO / "runs"))
 
 
-def list_runs(paper: str, root: str | os.PathLike | None = None):
+def records_dir(paper: str) -> Path:
+    """The committed run records a paper's results tables were generated from."""
+    return REPO / "results" / paper / "records"
+
+
+def shown_path(path: str | os.PathLike) -> str:
+    """A path as the notebooks print it: relative to the repository when inside it."""
+    path = Path(path).resolve()
+    try:
+        return str(path.relative_to(REPO))
+    except ValueError:
+        return str(path)
+
+
+def committed_runs(paper: str) -> list[Path]:
+    """The run folders under ``results/<paper>/records`` (records only: no checkpoints)."""
+    base = records_dir(paper)
+    return sorted(p.parent for p in base.glob("*/metrics.json")) if base.is_dir() else []
+
+
+def local_runs(paper: str, root: str | os.PathLike | None = None) -> list[Path]:
+    """Finished runs under ``runs/`` (or ``$SLR_RUNS_DIR``) that still hold their best weights."""
+    return [r for r in find_runs(root or runs_root(), paper)
+            if (r / "checkpoints" / "best.weights.h5").exists()]
+
+
+def list_runs(paper: str, root: str | os.PathLike | None = None, runs: Sequence[Path] | None = None):
     """A DataFrame with one line per finished run: row, dataset, epochs, size, scores, folder."""
     import pandas as pd
 
     lines = []
-    for run in find_runs(root or runs_root(), paper):
+    for run in (runs if runs is not None else find_runs(root or runs_root(), paper)):
         met = load_json(run / "metrics.json")
         scores = met.get("scores", {})
         split = "test" if "test" in scores else ("val" if "val" in scores else None)
@@ -33,7 +59,7 @@ def list_runs(paper: str, root: str | os.PathLike | None = None):
         lines.append({"row": met.get("row"), "dataset": met.get("dataset"), "fold": met.get("fold"),
                       "epochs": met.get("epochs_done"), "image_size": "x".join(map(str, met.get("image_size", []))),
                       "scored_on": split, **({k: v for k, v in scores.get(split, {}).items()} if split else {}),
-                      "hardware": prov.get("hardware"), "run_dir": str(run)})
+                      "hardware": prov.get("hardware"), "run_dir": shown_path(run)})
     return pd.DataFrame(lines)
 
 

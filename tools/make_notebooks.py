@@ -1,7 +1,8 @@
 """Write the comparison notebooks (``notebooks/<paper>.ipynb``) from one template.
 
 The notebooks are thin: every figure and table comes from tested code in ``common/viz.py`` and the
-generated ``results/<paper>/``. Run ``python tools/make_notebooks.py`` after changing the template.
+generated ``results/<paper>/``. ``python tools/make_notebooks.py --execute`` regenerates them as they
+are committed: written from the template and executed, outputs included.
 """
 from __future__ import annotations
 
@@ -23,11 +24,13 @@ def notebook(paper: str, title: str):
     cells = [
         new_markdown_cell(
             f"# {title}: our runs beside the paper\n\n"
-            f"Loads the run records under `runs/{paper}/` (or `$SLR_RUNS_DIR`), shows the generated results "
-            f"tables of `results/{paper}/`, the training curves of one run, and a few validation images with "
-            "the ground-truth contour (green) and the predicted one (red), as in the paper's figures.\n\n"
-            f"Set `RUN_DIR` below (or the environment variable `NOTEBOOK_RUN_DIR`) to pick a run; "
-            "by default the newest one is shown."),
+            f"The results tables of `results/{paper}/` (the paper's numbers beside ours), the run records "
+            f"they came from (`results/{paper}/records/`) with their training curves, and predictions of a "
+            "trained run with the ground-truth contour (green) and the predicted one (red), as in the "
+            "paper's figures.\n\n"
+            "`NOTEBOOK_RUN_DIR` picks the run whose curves and predictions are shown; by default the curves "
+            "are those of the first committed record and the predictions those of the newest local run "
+            f"under `runs/{paper}/` (train one with `python -m reproductions.{paper}.train`)."),
         new_code_cell(
             "import os\n"
             "from pathlib import Path\n"
@@ -35,24 +38,31 @@ def notebook(paper: str, title: str):
             "from common import viz\n"
             f"from reproductions.{paper}.paper import PAPER\n"
             "\n"
-            f"RUNS = viz.list_runs('{paper}')\n"
-            "RUNS"),
+            f"RECORDS = viz.committed_runs('{paper}')\n"
+            f"LOCAL = viz.local_runs('{paper}')\n"
+            "viz.list_runs(PAPER.name, runs=RECORDS + LOCAL)"),
         new_markdown_cell("## Results tables\n\nGenerated from the run records by "
                           f"`python -m reproductions.{paper}.table`; the paper's numbers are never shown as ours."),
         new_code_cell(
             f"results = viz.REPO / 'results' / '{paper}' / 'README.md'\n"
             "viz.show_table(results) if results.exists() else print('no results generated yet')"),
-        new_markdown_cell("## One run: training curves and predictions"),
+        new_markdown_cell("## Training curves of one run"),
         new_code_cell(
-            "RUN_DIR = os.environ.get('NOTEBOOK_RUN_DIR') or (RUNS.sort_values('run_dir').run_dir.iloc[-1] if len(RUNS) else None)\n"
-            "print('run:', RUN_DIR)\n"
-            "if RUN_DIR:\n"
-            "    viz.plot_history(RUN_DIR)\n"
+            "CURVES = os.environ.get('NOTEBOOK_RUN_DIR') or (RECORDS[0] if RECORDS else (LOCAL[-1] if LOCAL else None))\n"
+            "print('run:', viz.shown_path(CURVES) if CURVES else None)\n"
+            "if CURVES:\n"
+            "    viz.plot_history(CURVES)\n"
             "    plt.show()"),
+        new_markdown_cell("## Predictions of a trained run\n\nThe committed records hold no weights; "
+                          "these come from a run on this machine."),
         new_code_cell(
+            "RUN_DIR = os.environ.get('NOTEBOOK_RUN_DIR') or (LOCAL[-1] if LOCAL else None)\n"
             "if RUN_DIR:\n"
+            "    print('run:', viz.shown_path(RUN_DIR))\n"
             "    viz.show_predictions(PAPER, RUN_DIR, n=4)\n"
-            "    plt.show()"),
+            "    plt.show()\n"
+            "else:\n"
+            f"    print('no trained run under runs/{paper}/: python -m reproductions.{paper}.train makes one')"),
     ]
     for i, cell in enumerate(cells):
         cell["id"] = f"{paper}-{i}"  # fixed ids: regenerating changes nothing that did not change
@@ -61,13 +71,58 @@ def notebook(paper: str, title: str):
     return nb
 
 
-def main() -> None:
+def execute(nb, paper: str, timeout: int = 1200):
+    """Run every cell (in the repository folder) and keep the outputs in ``nb``."""
+    import nbclient
+
+    nbclient.NotebookClient(nb, timeout=timeout, kernel_name="python3",
+                            resources={"metadata": {"path": str(REPO)}}).execute()
+    errors = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
+              if o.get("output_type") == "error"]
+    if errors:
+        raise RuntimeError(f"notebooks/{paper}.ipynb: a cell failed: {errors[0].get('ename')}: "
+                           f"{errors[0].get('evalue')}")
+    return nb
+
+
+def _ensure_local_run(paper: str) -> None:
+    """The predictions cell needs a trained run: train the quick default once if there is none."""
+    import subprocess
+    import sys
+
+    sys.path.insert(0, str(REPO))
+    from common import viz
+
+    if viz.local_runs(paper):
+        return
+    print(f"training the quick default of {paper} for the predictions cell ...")
+    subprocess.run([sys.executable, "-m", f"reproductions.{paper}.train", "--quiet"], cwd=REPO, check=True)
+
+
+def main(argv=None) -> None:
+    import argparse
+
+    parser = argparse.ArgumentParser(
+        prog="python tools/make_notebooks.py",
+        description="Write notebooks/<paper>.ipynb from the template; with --execute, also run them and "
+                    "keep their outputs (training the quick default of a paper first when runs/ holds "
+                    "no trained run of it), as they are committed.")
+    parser.add_argument("--execute", action="store_true", help="run every cell and save the outputs")
+    parser.add_argument("papers", nargs="*", help="only these papers (default: all)")
+    args = parser.parse_args(argv)
     out = REPO / "notebooks"
     out.mkdir(exist_ok=True)
     for paper, title in PAPERS.items():
-        if (REPO / "reproductions" / paper / "paper.py").exists():
-            nbformat.write(notebook(paper, title), out / f"{paper}.ipynb")
-            print(f"wrote notebooks/{paper}.ipynb")
+        if args.papers and paper not in args.papers:
+            continue
+        if not (REPO / "reproductions" / paper / "paper.py").exists():
+            continue
+        nb = notebook(paper, title)
+        if args.execute:
+            _ensure_local_run(paper)
+            execute(nb, paper)
+        nbformat.write(nb, out / f"{paper}.ipynb")
+        print(f"wrote notebooks/{paper}.ipynb" + (" (executed)" if args.execute else ""))
 
 
 if __name__ == "__main__":
