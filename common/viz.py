@@ -16,6 +16,17 @@ from common.training.records import find_runs, load_json, read_csv
 REPO = Path(__file__).resolve().parents[1]
 
 
+def notebook_setup() -> None:
+    """Quiet start for a notebook: the backend imported without its start-up lines, and no
+    warning that the plain-text progress bar stands in for the widget one."""
+    import warnings
+
+    from common.quiet import import_backend
+
+    warnings.filterwarnings("ignore", message="IProgress not found")
+    import_backend()
+
+
 def runs_root() -> Path:
     return Path(os.environ.get("SLR_RUNS_DIR", REPO / "runs"))
 
@@ -78,7 +89,10 @@ def plot_history(run_dir: str | os.PathLike, keys: Sequence[str] | None = None, 
     ax[0].set(title="training losses", xlabel="epoch")
     ax[1].set(title="validation metrics", xlabel="epoch")
     for a in ax:
-        a.legend(fontsize=8)
+        if a.get_lines():
+            a.legend(fontsize=8)
+        else:
+            a.text(0.5, 0.5, "none recorded", ha="center", va="center", transform=a.transAxes)
     return ax
 
 

@@ -36,6 +36,7 @@ def notebook(paper: str, title: str):
             "from pathlib import Path\n"
             "import matplotlib.pyplot as plt\n"
             "from common import viz\n"
+            "viz.notebook_setup()\n"
             f"from reproductions.{paper}.paper import PAPER\n"
             "\n"
             f"RECORDS = viz.committed_runs('{paper}')\n"
