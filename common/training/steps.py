@@ -105,8 +105,13 @@ class SupervisedStep(Step):
                                optimizer.variables])
 
         def compute_loss(trainable, non_trainable, x, y):
-            pred, non_trainable = model.stateless_call(trainable, non_trainable, x, training=True)
-            return loss_fn(y, pred), non_trainable
+            # return_losses: the layers' regularisation terms, added as the TensorFlow step adds them
+            pred, non_trainable, extra = model.stateless_call(trainable, non_trainable, x, training=True,
+                                                              return_losses=True)
+            loss = loss_fn(y, pred)
+            for term in extra:
+                loss = loss + term
+            return loss, non_trainable
 
         grad_fn = jax.value_and_grad(compute_loss, has_aux=True)
 

@@ -1,6 +1,7 @@
 """The shared epoch loop: checkpoints, resume equivalence, NaN stops, history, on TF (and JAX)."""
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -128,3 +129,33 @@ def test_finish_without_a_finished_epoch_is_an_error(tmp_path):
         train_loop(tmp_path, step=step, train_batches=ToyBatches(), epochs=5, validate=None,
                    models={"model": model}, optimizers={"opt": opt}, best_model=model,
                    resume=True, finish=True, progress=False)
+
+
+_REGULARISED = """
+import json, sys
+import numpy as np, keras
+from common.training.steps import SupervisedStep
+keras.utils.set_random_seed(0)
+inp = keras.Input((3,))
+out = keras.layers.Dense(1, kernel_initializer=keras.initializers.Constant(0.5), bias_initializer="zeros",
+                         kernel_regularizer=keras.regularizers.L2(0.1))(inp)
+model = keras.Model(inp, out)
+step = SupervisedStep(model, lambda y, p: keras.ops.mean((y - p) ** 2), keras.optimizers.SGD(0.0))
+x = np.ones((2, 3), "float32"); y = np.zeros((2, 1), "float32")
+print(json.dumps({"backend": keras.backend.backend(), "loss": float(step(x, y)["loss"])}))
+"""
+
+
+@pytest.mark.parametrize("backend", ["tensorflow", "jax"])
+def test_supervised_step_adds_regularisation_losses_on_every_backend(backend):
+    """mse 1.5^2 = 2.25 plus L2 0.1 * 3 * 0.5^2 = 0.075: the same 2.325 on TensorFlow and on JAX."""
+    if backend == "jax":
+        pytest.importorskip("jax")
+    env = {**os.environ, "KERAS_BACKEND": backend, "JAX_PLATFORMS": "cpu"}
+    repo = Path(__file__).resolve().parents[3]
+    out = subprocess.run([sys.executable, "-c", _REGULARISED], cwd=repo, env=env, capture_output=True,
+                         text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    got = json.loads(out.stdout.strip().splitlines()[-1])
+    assert got["backend"] == backend
+    assert got["loss"] == pytest.approx(2.25 + 0.075, rel=1e-6)
