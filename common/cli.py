@@ -213,6 +213,11 @@ def add_common_train_arguments(parser: argparse.ArgumentParser, *, default_row: 
                         help="use only the first N samples of each split (quick checks)")
     parser.add_argument("--synthetic-size", type=positive_int, default=None,
                         help="number of synthetic images when --dataset synthetic (default: the quick setting)")
+    parser.add_argument("--bn-recalibrate", type=int, default=None, metavar="N",
+                        help="before each validation (and the final scoring), recompute every BatchNorm "
+                             "layer's statistics from N training batches with the current weights "
+                             "(default 0: off). Short runs lose much of their score to lagging moving "
+                             "averages; recorded in the run's config.json")
     parser.add_argument("--skip-bad", action="store_true",
                         help="leave out samples whose files are missing, corrupt or of the wrong size "
                              "(each skipped file is listed in the run's config.json) instead of stopping")

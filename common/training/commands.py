@@ -148,7 +148,11 @@ def _folds(args, cfg) -> list[int | None]:
 #: Options ``--resume --run-dir RUN`` takes from RUN's config.json when they are not given.
 _RECORDED_OPTIONS = {"row": "row", "data_dir": "data_dir", "dataset": "dataset", "seed": "seed",
                      "limit": "limit", "synthetic_size": "synthetic_size",
-                     "encoder_weights": "encoder_weights"}
+                     "encoder_weights": "encoder_weights", "bn_recalibrate": "bn_recalibrate"}
+
+
+#: What a record written before an option existed means by leaving it out.
+_RECORD_DEFAULTS = {"bn_recalibrate": 0}
 
 
 def _from_record(paper, args):
@@ -189,6 +193,10 @@ def _train(paper, args, where: _Progress | None = None) -> list[Path]:
         quick = True
     if args.seed is None:
         args.seed = 0
+    if args.bn_recalibrate is None:
+        args.bn_recalibrate = 0
+    if args.bn_recalibrate < 0:
+        raise ConfigError(f"--bn-recalibrate {args.bn_recalibrate}: give a number of batches >= 1, or 0 for off")
     dataset = args.dataset or ("auto" if args.data_dir else "synthetic")
     if quick and dataset == "synthetic" and paper.synthetic_defaults:
         # A quick schedule on the embedded data; explicit options and --set still win.
@@ -255,14 +263,15 @@ def _train_one(paper, args, row, cfg, weights, dataset, fold, where: _Progress) 
         "dataset": dataset, "data_dir": os.path.abspath(args.data_dir) if args.data_dir else None,
         "split_spec": getattr(cfg, "split", None), "fold": fold, "seed": args.seed,
         "encoder_weights": weights or "none", "limit": args.limit, "synthetic_size": args.synthetic_size,
-        "skip_bad": bool(args.skip_bad),
+        "skip_bad": bool(args.skip_bad), "bn_recalibrate": int(args.bn_recalibrate),
         "command": "python -m reproductions.%s.train %s" % (paper.name, " ".join(sys.argv[1:])),
     }
     if resume:
         saved = records.load_json(run_dir / "config.json")
         mine = json.loads(json.dumps(records._jsonable(record)))
-        for key in ("row", "config", "dataset", "fold", "seed", "split_spec", "encoder_weights", "limit"):
-            if saved.get(key) != mine.get(key):
+        for key in ("row", "config", "dataset", "fold", "seed", "split_spec", "encoder_weights", "limit",
+                    "bn_recalibrate"):
+            if saved.get(key, _RECORD_DEFAULTS.get(key)) != mine.get(key):
                 raise ConfigError(f"--resume: {run_dir} was started with {key}={_describe(saved.get(key), mine.get(key))}; "
                                   f"leave the option out (resume takes the recorded value) or give the same one")
         record = saved
@@ -311,10 +320,19 @@ def _fit_and_score(paper, args, row, cfg, weights, fold, run_dir, record, resume
     parts = _build_training(paper, cfg, weights, steps_per_epoch=len(batches))
 
     val = data.arrays.get("val")
+    bn_batches = int(record.get("bn_recalibrate") or 0)
+
+    def recalibrate():
+        if bn_batches:
+            from common.training.bn import recalibrate_batchnorm
+
+            recalibrate_batchnorm(parts.predictor, batches, bn_batches)
+            parts.step.refresh()        # JAX: the step carries the recomputed statistics on
 
     def validate():
         if val is None:
             return {}
+        recalibrate()
         probs = ex.predict_probabilities(parts.predictor, val[0], cfg, batch_size=max(cfg.batch_size, 8))
         scores = ex.score_predictions(data.samples["val"], probs, val[1], native=False)["mean"]
         return {f"val_{k}": float(v) for k, v in scores.items()}
@@ -329,6 +347,8 @@ def _fit_and_score(paper, args, row, cfg, weights, fold, run_dir, record, resume
                          progress=_show_bars(args), finish=args.finish)
 
     parts.predictor.load_weights(str(run_dir / "checkpoints" / "best.weights.h5"))
+    if val is None:
+        recalibrate()                   # with validation, the best weights were kept recalibrated
     scores = {}
     for split_name in ("val", "test"):
         if split_name not in data.arrays or data.arrays[split_name][1] is None:
@@ -343,7 +363,8 @@ def _fit_and_score(paper, args, row, cfg, weights, fold, run_dir, record, resume
         "split": {k: len(v) for k, v in data.split.items()}, "split_spec": data.spec,
         "epochs": cfg.epochs, "epochs_done": len(history), "stopped_early": len(history) < cfg.epochs,
         "image_size": list(ex.image_hw(cfg)),
-        "encoder_weights": weights or "none", "seed": args.seed, "scores": scores,
+        "encoder_weights": weights or "none", "seed": args.seed, "bn_recalibrate": bn_batches,
+        "scores": scores,
         "provenance": record.get("provenance", {}),
         "scored_at": "native image size" if data.index.name != "synthetic" else "generated size",
     }
