@@ -49,6 +49,10 @@ def import_backend(verbose: bool = False):
         os.environ["TF_CPP_MIN_LOG_LEVEL"] = "0"
         import keras
 
+        if keras.backend.backend() == "tensorflow":
+            from common.training.determinism import configure_tensorflow
+
+            configure_tensorflow()
         return keras
     # 3: errors too. TensorFlow raises a Python exception for every error that stops a run; what
     # its C++ side logs at error level on CPU (cuInit, the remapper giving up on a fusion) is not.
@@ -62,6 +66,9 @@ def import_backend(verbose: bool = False):
         if keras.backend.backend() == "tensorflow":
             import tensorflow as tf
 
+            from common.training.determinism import configure_tensorflow
+
             tf.get_logger().setLevel("ERROR")
+            configure_tensorflow()                    # before the runtime starts, or it is ignored
             tf.config.list_logical_devices()          # the device scan is where cuInit is logged
     return keras

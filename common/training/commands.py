@@ -38,25 +38,10 @@ def _weights(paper: ex.SegmentationPaper, value: str | None, cfg) -> str | None:
 
 
 def _seed_everything(seed: int) -> None:
-    """Seed Python, NumPy and the backend, and make TensorFlow's graphs compute the same way each run.
+    """Seed Python, NumPy and the backend; TensorFlow's graphs compute the same way each run."""
+    from common.training.determinism import seed_everything
 
-    ``enable_op_determinism`` alone is not enough on CPU: Grappler's arithmetic optimizer rewrites
-    sums of gradients (``AddN`` trees) in an order that changes from process to process, so a
-    model with many branches (SLSNet's PAM/CAM, multiscale block) got gradients differing by up to
-    1e-3 between two runs of the same command, which a GAN amplifies into different results.
-    Turning that one pass off makes runs bit-identical; it cost no measurable step time.
-    """
-    import keras
-
-    keras.utils.set_random_seed(seed)
-    if keras.backend.backend() == "tensorflow":
-        import tensorflow as tf
-
-        try:
-            tf.config.experimental.enable_op_determinism()
-        except Exception:  # noqa: BLE001 - older TF: best effort
-            pass
-        tf.config.optimizer.set_experimental_options({"arithmetic_optimization": False})
+    seed_everything(seed)
 
 
 def _rows_epilog(paper: ex.SegmentationPaper) -> str:

@@ -177,6 +177,9 @@ def provenance() -> dict[str, Any]:
         "versions": package_versions(),
         **device_info(),
         "platform": platform.platform(),
+        # the settings that decide whether a rerun on this machine repeats the numbers bit for bit
+        "determinism": {"TF_NUM_INTEROP_THREADS": os.environ.get("TF_NUM_INTEROP_THREADS"),
+                        "op_determinism": True, "grappler_arithmetic_optimization": False},
         "created": _dt.datetime.now().isoformat(timespec="seconds"),
     }
 
