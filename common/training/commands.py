@@ -169,13 +169,12 @@ def _train(paper, args, where: _Progress | None = None) -> list[Path]:
     where = where or _Progress()
     if args.finish and not args.resume:
         raise ConfigError("--finish stops an existing run: use it with --resume")
-    if args.resume and args.run_dir:
-        row, base = _from_record(paper, args)
-        quick = False
+    from_record = bool(args.resume and args.run_dir)
+    if from_record:
+        row, base = _from_record(paper, args)       # the recorded config, quick settings included
     else:
         row = row_name(paper.rows, args.row or paper.default_row)
         base = paper.rows[row]
-        quick = True
     if args.seed is None:
         args.seed = 0
     if args.bn_recalibrate is None:
@@ -183,7 +182,7 @@ def _train(paper, args, where: _Progress | None = None) -> list[Path]:
     if args.bn_recalibrate < 0:
         raise ConfigError(f"--bn-recalibrate {args.bn_recalibrate}: give a number of batches >= 1, or 0 for off")
     dataset = args.dataset or ("auto" if args.data_dir else "synthetic")
-    if quick and dataset == "synthetic" and paper.synthetic_defaults:
+    if not from_record and dataset == "synthetic" and paper.synthetic_defaults:
         # A quick schedule on the embedded data; explicit options and --set still win.
         quick = {k: v for k, v in paper.synthetic_defaults.items() if k in {f.name for f in dataclasses.fields(base)}}
         base = dataclasses.replace(base, **quick)
