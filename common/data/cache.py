@@ -122,14 +122,17 @@ def file_crc32(path: Path, chunk: int = 1 << 24) -> str:
     return f"{crc:08x}"
 
 
+def _array_files(kind) -> list[str]:
+    return ["images.npy"] + (["masks.npy"] if kind else [])
+
+
 def _read_entry(entry: Path, n: int, size, kind) -> tuple | None:
     try:
         meta = json.loads((entry / "meta.json").read_text())
     except (OSError, ValueError):
         return None
-    names = ["images.npy"] + (["masks.npy"] if kind else [])
     sums = meta.get("crc32", {})
-    for name in names:
+    for name in _array_files(kind):
         try:
             actual = file_crc32(entry / name)
         except OSError:
@@ -216,8 +219,7 @@ def _build(index, samples, size, kind, entry: Path | None, skip_bad: bool, progr
             _replace(temps[1], entry / "masks.npy")
         meta = {"version": CACHE_VERSION, "dataset": index.name, "image_size": [h, w], "n": n,
                 "target": kind, "kept": [samples[i].id for i in kept_rows], "skipped": skipped,
-                "crc32": {name: file_crc32(entry / name)
-                          for name in ["images.npy"] + (["masks.npy"] if kind else [])}}
+                "crc32": {name: file_crc32(entry / name) for name in _array_files(kind)}}
         tmp_meta = entry / f"meta.json.tmp-{tag}"
         tmp_meta.write_text(json.dumps(meta))
         _replace(tmp_meta, entry / "meta.json")

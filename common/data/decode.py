@@ -19,13 +19,14 @@ LEVEL_TOLERANCE = 8
 #: Largest share of pixels a mask may hold between the two levels (a few stray values).
 MAX_INTERMEDIATE_SHARE = 0.001
 
-_FIX_IMAGE = "re-download or re-export the file, or drop the sample (the train command's --skip-bad, or skip_bad=True in Python, leaves it out)"
+_SKIP_HINT = "(the train command's --skip-bad, or skip_bad=True in Python, leaves it out)"
+_FIX_IMAGE = f"re-download or re-export the file, or drop the sample {_SKIP_HINT}"
 
 
 def _open(path: str, what: str) -> Image.Image:
     if not os.path.isfile(path):
         raise DataError(f"{path}: {what} file is missing; restore it from the dataset download "
-                        f"or drop the sample (the train command's --skip-bad, or skip_bad=True in Python, leaves it out)")
+                        f"or drop the sample {_SKIP_HINT}")
     try:
         return Image.open(path)
     except (UnidentifiedImageError, OSError, ValueError) as exc:
@@ -191,5 +192,5 @@ def load_mask(path: str, size: tuple[int, int] | None, image_size_wh: tuple[int,
         raise DataError(
             f"{path}: mask is {wh[0]}x{wh[1]} but its image {image_path or ''} is "
             f"{image_size_wh[0]}x{image_size_wh[1]} (width x height); a mask must have its image's "
-            f"size — re-export it at the image's size or drop the sample (the train command's --skip-bad, or skip_bad=True in Python, leaves it out)")
+            f"size — re-export it at the image's size or drop the sample {_SKIP_HINT}")
     return resize_mask(mask, size) if size is not None else mask

@@ -16,13 +16,6 @@ from typing import Sequence
 import keras
 
 
-def _layers(model) -> list:
-    out = []
-    for layer in model._flatten_layers(include_self=False, recursive=True):
-        out.append(layer)
-    return out
-
-
 def recalibrate_batchnorm(model: keras.Model, batches: Sequence, n_batches: int) -> int:
     """Set every BatchNorm layer's moving statistics of ``model`` to the mean over ``n_batches``.
 
@@ -34,7 +27,7 @@ def recalibrate_batchnorm(model: keras.Model, batches: Sequence, n_batches: int)
     Returns:
         the number of batches used (0 when the model has no BatchNorm layer).
     """
-    layers = _layers(model)
+    layers = list(model._flatten_layers(include_self=False, recursive=True))  # nested layers too (PAM's BNs)
     norms = [l for l in layers if isinstance(l, keras.layers.BatchNormalization)]
     n = min(int(n_batches), len(batches))
     if not norms or n < 1:

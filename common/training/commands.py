@@ -131,9 +131,8 @@ def _folds(args, cfg) -> list[int | None]:
 
 
 #: Options ``--resume --run-dir RUN`` takes from RUN's config.json when they are not given.
-_RECORDED_OPTIONS = {"row": "row", "data_dir": "data_dir", "dataset": "dataset", "seed": "seed",
-                     "limit": "limit", "synthetic_size": "synthetic_size",
-                     "encoder_weights": "encoder_weights", "bn_recalibrate": "bn_recalibrate"}
+_RECORDED_OPTIONS = ("row", "data_dir", "dataset", "seed", "limit", "synthetic_size", "encoder_weights",
+                     "bn_recalibrate")
 
 
 #: What a record written before an option existed means by leaving it out.
@@ -149,9 +148,9 @@ def _from_record(paper, args):
     saved = records.load_json(run_dir / "config.json")
     if saved.get("paper") not in (None, paper.name):
         raise ConfigError(f"--resume: {run_dir} is a {saved['paper']} run, not {paper.name}")
-    for option, key in _RECORDED_OPTIONS.items():
-        if getattr(args, option) is None and saved.get(key) is not None:
-            setattr(args, option, saved[key])
+    for option in _RECORDED_OPTIONS:
+        if getattr(args, option) is None and saved.get(option) is not None:
+            setattr(args, option, saved[option])
     if args.fold is None and saved.get("fold") is not None:
         args.fold = str(saved["fold"])
     if args.skip_bad is False and saved.get("skip_bad"):
@@ -328,7 +327,7 @@ def _fit_and_score(paper, args, row, cfg, weights, fold, run_dir, record, resume
                          validate=validate if val is not None else None, models=parts.models,
                          optimizers=parts.optimizers, best_model=parts.predictor,
                          monitor=paper.monitor if val is not None else "none", resume=resume,
-                         progress=_show_bars(args), finish=args.finish)
+                         progress=ex.show_bars(args), finish=args.finish)
 
     parts.predictor.load_weights(str(run_dir / "checkpoints" / "best.weights.h5"))
     if val is None:
@@ -374,11 +373,6 @@ def _preprocess_fn(cfg):
     from common.data import imagenet_preprocess
 
     return lambda x: imagenet_preprocess(x, mode)
-
-
-def _show_bars(args) -> bool:
-    """Progress bars only on a terminal; a log file or a pipe gets one line per epoch instead."""
-    return not args.quiet and sys.stderr.isatty()
 
 
 def _print_scores(scores: dict, run_dir: Path) -> None:

@@ -190,6 +190,11 @@ def make_split(index, spec: str, seed: int, fold: int | None = None) -> dict[str
     raise ConfigError(f"unknown split {spec!r}: use official, holdout:0.8,0.2, count:2094 or kfold:5")
 
 
+def show_bars(args) -> bool:
+    """Progress bars only on a terminal; a log file or a pipe gets one line per epoch instead."""
+    return not args.quiet and sys.stderr.isatty()
+
+
 def prepare_data(args, cfg, *, seed: int, fold: int | None = None,
                  fallback: str = "holdout:0.8,0.2") -> PreparedData:
     """Load the dataset named on the command line, split it, decode the arrays (cached)."""
@@ -211,7 +216,7 @@ def prepare_data(args, cfg, *, seed: int, fold: int | None = None,
     samples = {k: [by_id[i] for i in v] for k, v in split.items() if v}
     prepared = PreparedData(index=index, spec=spec, split={k: list(v) for k, v in split.items() if v}, samples=samples)
     skip_bad = bool(getattr(args, "skip_bad", False))
-    show = not args.quiet and sys.stderr.isatty()
+    show = show_bars(args)
     for name, items in samples.items():
         bad: list[dict] = []
         images, masks, kept = load_arrays(index, items, image_hw(cfg), cache_dir=args.cache_dir,
