@@ -26,7 +26,7 @@ from numpy.lib.format import open_memmap
 
 from . import decode, synthetic
 from .errors import DataError
-from .samples import DatasetIndex, Sample
+from .samples import ATTRIBUTES, DatasetIndex, Sample
 
 CACHE_VERSION = 2  # 2: CRC-32 of every array file in meta.json
 ENV_CACHE_DIR = "SLR_CACHE_DIR"
@@ -50,7 +50,7 @@ def _size(image_size) -> tuple[int, int]:
 def _target_kind(index: DatasetIndex, samples: list[Sample]) -> str | None:
     """``"mask"``, ``"attributes"`` or ``None``; samples that mix them are an error."""
     if index.name == "synthetic":
-        return "mask"
+        return "attributes" if index.meta.get("attributes") else "mask"
     with_attr = [s for s in samples if s.attributes]
     with_mask = [s for s in samples if s.mask]
     if with_attr:
@@ -79,7 +79,8 @@ def decode_sample(index: DatasetIndex, sample: Sample, size: tuple[int, int]):
     """
     if index.name == "synthetic":
         image, mask, _ = synthetic.generate_sample(synthetic.sample_index(sample.id), size,
-                                                   index.meta.get("seed", 0), index.meta.get("n_classes", 3))
+                                                   index.meta.get("seed", 0), index.meta.get("n_classes", 3),
+                                                   attributes=bool(index.meta.get("attributes")))
         return image, mask
     if sample.image is None:
         raise DataError(f"sample {sample.id!r} of {index.name} has no image path")
@@ -164,7 +165,9 @@ def _build(index, samples, size, kind, entry: Path | None, skip_bad: bool, progr
     from tqdm.auto import tqdm                     # imported here: keeps `import common.data` light
 
     n, (h, w) = len(samples), size
-    channels = len(samples[0].attributes) if kind == "attributes" else 1
+    channels = 1
+    if kind == "attributes":
+        channels = len(ATTRIBUTES) if index.name == "synthetic" else len(samples[0].attributes)
     tag = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
 
     def alloc(name, shape):

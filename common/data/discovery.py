@@ -68,7 +68,7 @@ def _no_layout(root: Path) -> DataError:
 
 
 def load_index(dataset: str = "auto", data_dir=None, *, synthetic_size: int = 200, seed: int = 0,
-               skip_bad: bool = False, n_classes: int = 3) -> DatasetIndex:
+               skip_bad: bool = False, n_classes: int = 3, attributes: bool = False) -> DatasetIndex:
     """The index of one dataset.
 
     Args:
@@ -80,6 +80,7 @@ def load_index(dataset: str = "auto", data_dir=None, *, synthetic_size: int = 20
         seed: synthetic dataset seed.
         skip_bad: drop unusable label records with a warning instead of raising `DataError`.
         n_classes: synthetic classes.
+        attributes: synthetic data with the five attribute masks in place of the lesion mask.
 
     Raises:
         DataError: unknown dataset name, missing folder, no or several matching layouts, no samples,
@@ -88,7 +89,7 @@ def load_index(dataset: str = "auto", data_dir=None, *, synthetic_size: int = 20
     if dataset not in ("auto", *DATASETS):
         raise DataError(f"unknown dataset {dataset!r}; known: auto, {', '.join(DATASETS)}")
     if dataset == "synthetic" or (data_dir is None and dataset == "auto"):
-        return synthetic_index(synthetic_size, seed, n_classes)
+        return synthetic_index(synthetic_size, seed, n_classes, attributes=attributes)
     if data_dir is None:
         raise DataError(f"dataset {dataset!r} needs a data folder (data_dir / --data-dir)")
     root = Path(data_dir).expanduser()

@@ -21,6 +21,17 @@ _LIGHT = np.array([0.66, 0.45, 0.32], np.float32)                   # light brow
 _DARK = np.array([0.28, 0.16, 0.11], np.float32)                    # dark brown
 _VEIL = np.array([0.42, 0.47, 0.58], np.float32)                    # blue-grey veil
 _HAIR = np.array([0.10, 0.07, 0.05], np.float32)
+_NETWORK_VISIBLE = 0.1                                                 # net_strength with a visible network
+
+#: What each synthetic attribute mask marks (a stand-in for the ISIC 2018 Task 2 attributes, so the
+#: attribute task can train and be scored on the embedded data): some images lack each of them.
+ATTRIBUTE_SOURCES = {
+    "globules": "the small pigmented spots",
+    "milia_like_cyst": "nothing (empty in every image, as many real attributes are in most images)",
+    "negative_network": "the blue-grey veil",
+    "pigment_network": "the network pattern inside the lesion, where it is visible",
+    "streaks": "hairs over the lesion",
+}
 
 
 def class_names(n_classes: int = 3) -> list[str]:
@@ -119,11 +130,17 @@ def _fourier(p: dict, z: np.ndarray) -> np.ndarray:
     return (acc * z ** _HARMONICS[0]).real
 
 
-def render(p: dict, image_size: tuple[int, int] = (128, 128)) -> tuple[np.ndarray, np.ndarray]:
+def render(p: dict, image_size: tuple[int, int] = (128, 128), attributes: bool = False):
     """Render a sample from its `sample_params`.
 
+    Args:
+        p: the sample's parameters.
+        image_size: ``(height, width)``.
+        attributes: also return ISIC 2018 Task 2 style attribute masks of what was drawn.
+
     Returns:
-        ``(image [H, W, 3] uint8, mask [H, W, 1] uint8 {0, 1})``.
+        ``(image [H, W, 3] uint8, mask [H, W, 1] uint8 {0, 1})``; with ``attributes`` the mask is
+        the five attribute masks [H, W, 5] in ``ATTRIBUTES`` order instead (see `ATTRIBUTE_SOURCES`).
     """
     h, w = int(image_size[0]), int(image_size[1])
     s = float(min(h, w))
@@ -143,6 +160,7 @@ def render(p: dict, image_size: tuple[int, int] = (128, 128)) -> tuple[np.ndarra
     r0, r1 = max(int(cy - reach * s) - 1, 0), min(int(cy + reach * s) + 2, h)
     c0, c1 = max(int(cx - reach * s) - 1, 0), min(int(cx + reach * s) + 2, w)
     mask = np.zeros((h, w, 1), np.uint8)
+    attr = np.zeros((h, w, 5), np.uint8) if attributes else None
     if r0 < r1 and c0 < c1:
         bx, by = xs[:, c0:c1], ys[r0:r1]
         dx, dy = bx - p["centre"][0], by - p["centre"][1]
@@ -156,10 +174,14 @@ def render(p: dict, image_size: tuple[int, int] = (128, 128)) -> tuple[np.ndarra
         depth = np.clip(p["darkness"] + 0.25 * (1 - np.minimum(d, 1)) + p["variegation"] * 0.25 * blotch, 0, 1)
         net = np.sin(2 * np.pi * p["net_freq"] * bx) * np.sin(2 * np.pi * p["net_freq"] * by)
         shade = alpha * (1 - p["net_strength"] * (net > 0.55))
+        if attr is not None and p["net_strength"] >= _NETWORK_VISIBLE:
+            attr[r0:r1, c0:c1, 3] = (d < 1.0) & (net > 0.55)              # pigment network
         weights = [alpha * 0 + (1 - alpha), shade * (1 - depth), shade * depth]
         colours = [None, _LIGHT, _DARK]
         if p["veil"]:
             veil = 0.7 * np.clip(_upsample(p["veil_noise"], h, w)[r0:r1, c0:c1] - 0.2, 0, 1) * (d < 0.8)
+            if attr is not None:
+                attr[r0:r1, c0:c1, 2] = veil > 0.1                          # negative network (veil)
             weights = [weights[0], weights[1] * (1 - veil), weights[2] * (1 - veil), alpha * veil]
             colours.append(_VEIL)
         box = img[r0:r1, c0:c1] * weights[0][..., None]
@@ -178,9 +200,13 @@ def render(p: dict, image_size: tuple[int, int] = (128, 128)) -> tuple[np.ndarra
         if a0 < a1 and b0 < b1:
             blob = 0.6 * np.exp(-((xs[:, b0:b1] - px) ** 2 + (ys[a0:a1] - py) ** 2) / (2 * sigma ** 2))[..., None]
             img[a0:a1, b0:b1] = img[a0:a1, b0:b1] * (1 - blob) + _DARK * blob
+            if attr is not None:
+                attr[a0:a1, b0:b1, 0] |= (blob[..., 0] > 0.3).astype(np.uint8)  # globules (spots)
     # hairs over everything (sparse update)
     hair = _hair_map(p, h, w, s)
     hy, hx = np.nonzero(hair)
+    if attr is not None:
+        attr[..., 4] = (hair > 0.3) & (mask[..., 0] > 0)                   # streaks (hairs on the lesion)
     if hy.size:
         a = hair[hy, hx][:, None]
         img[hy, hx] = img[hy, hx] * (1 - a) + _HAIR * a
@@ -191,18 +217,19 @@ def render(p: dict, image_size: tuple[int, int] = (128, 128)) -> tuple[np.ndarra
     img *= (255 * light)[..., None]
     img += 0.5
     np.clip(img, 0, 255, out=img)
-    return img.astype(np.uint8), mask
+    return img.astype(np.uint8), (mask if attr is None else attr)
 
 
 def generate_sample(index: int, image_size: tuple[int, int] = (128, 128), seed: int = 0,
-                    n_classes: int = 3) -> tuple[np.ndarray, np.ndarray, int]:
+                    n_classes: int = 3, attributes: bool = False) -> tuple[np.ndarray, np.ndarray, int]:
     """One synthetic sample, a pure function of ``(seed, index)``.
 
     Returns:
-        ``(image [H, W, 3] uint8, mask [H, W, 1] uint8 {0, 1}, label int)``.
+        ``(image [H, W, 3] uint8, mask [H, W, 1] uint8 {0, 1}, label int)``; with ``attributes``
+        the five attribute masks [H, W, 5] in place of the lesion mask.
     """
     p = sample_params(index, seed, n_classes)
-    image, mask = render(p, image_size)
+    image, mask = render(p, image_size, attributes=attributes)
     return image, mask, p["label"]
 
 
@@ -230,7 +257,7 @@ def generate(n: int, image_size: tuple[int, int] = (128, 128), seed: int = 0, wi
     return images, masks, (labels if with_labels else None)
 
 
-def synthetic_index(n: int = 200, seed: int = 0, n_classes: int = 3):
+def synthetic_index(n: int = 200, seed: int = 0, n_classes: int = 3, attributes: bool = False):
     """A `DatasetIndex` named ``"synthetic"`` of ``n`` samples ``synthetic_00000`` …; `load_arrays`
     renders them (at the requested size) from ``(seed, index)``.
 
@@ -238,13 +265,17 @@ def synthetic_index(n: int = 200, seed: int = 0, n_classes: int = 3):
         n: number of samples.
         seed: dataset seed (>= 0).
         n_classes: number of classes; labels come from `sample_label` without rendering.
+        attributes: `load_arrays` gives the five attribute masks (`ATTRIBUTE_SOURCES`) instead of
+            the lesion mask.
     """
     from .samples import DatasetIndex, Sample
 
     samples = [Sample(f"synthetic_{i:05d}", None, None, label=sample_label(i, seed, n_classes))
                for i in range(int(n))]
-    return DatasetIndex("synthetic", None, samples, class_names(n_classes), [],
-                        {"seed": int(seed), "n_classes": int(n_classes)})
+    meta = {"seed": int(seed), "n_classes": int(n_classes)}
+    if attributes:
+        meta["attributes"] = True           # only when set: the lesion-mask cache keys stay as they were
+    return DatasetIndex("synthetic", None, samples, class_names(n_classes), [], meta)
 
 
 def sample_index(sample_id: str) -> int:

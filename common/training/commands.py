@@ -1,7 +1,7 @@
 """``train``, ``evaluate`` and ``predict`` for any segmentation paper package.
 
 Each paper's ``train.py`` / ``evaluate.py`` / ``predict.py`` calls these with its
-:class:`~common.training.experiment.SegmentationPaper`, so every paper behaves the same way.
+:class:`~common.training.experiment.Paper`, so every paper behaves the same way.
 """
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import json
 import os
 import shutil
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
@@ -23,7 +24,7 @@ from common.training import records
 
 # -- train ---------------------------------------------------------------------------------------
 
-def _weights(paper: ex.SegmentationPaper, value: str | None, cfg) -> str | None:
+def _weights(paper: ex.Paper, value: str | None, cfg) -> str | None:
     if value is None:
         value = getattr(cfg, "encoder_weights", None) or "none"
     if value.lower() == "none":
@@ -44,7 +45,7 @@ def _seed_everything(seed: int) -> None:
     seed_everything(seed)
 
 
-def _rows_epilog(paper: ex.SegmentationPaper) -> str:
+def _rows_epilog(paper: ex.Paper) -> str:
     """The rows with what each trains by default, and the quick settings of the synthetic data."""
     lines = ["rows (epochs, batch size, image size HxW and split each row uses on real data):"]
     for name, cfg in paper.rows.items():
@@ -63,7 +64,7 @@ def _rows_epilog(paper: ex.SegmentationPaper) -> str:
     return "\n".join(lines)
 
 
-def train_parser(paper: ex.SegmentationPaper) -> argparse.ArgumentParser:
+def train_parser(paper: ex.Paper) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=f"python -m reproductions.{paper.name}.train",
         description=f"Train one table row of {paper.title}. Without arguments it trains the default row "
@@ -80,7 +81,7 @@ class _Progress:
     run_dir: Path | None = None
 
 
-def train_main(paper: ex.SegmentationPaper, argv: Sequence[str] | None = None) -> list[Path]:
+def train_main(paper: ex.Paper, argv: Sequence[str] | None = None) -> list[Path]:
     """Parse the command line and train; returns the run folder(s)."""
     parser = train_parser(paper)
     args = parser.parse_args(argv)
@@ -282,27 +283,47 @@ def _describe(saved, mine) -> str:
 
 
 def _fit_and_score(paper, args, row, cfg, weights, fold, run_dir, record, resume) -> Path:
-    from common.data import SegmentationBatches
     from common.data.splits import save_split
     from common.training.loop import train_loop
 
-    data = ex.prepare_data(args, cfg, seed=args.seed, fold=fold, fallback=paper.fallback_split)
+    task = paper.task_for(cfg)
+    data = ex.prepare_data(args, cfg, seed=args.seed, fold=fold, fallback=paper.fallback_split,
+                           index_options=task.index_options())
     record["dataset"] = data.index.name
+    changed = False
     if data.skipped and record.get("skipped") != data.skipped:
         record["skipped"] = data.skipped          # --skip-bad: which files were left out, and why
+        changed = True
+    if task.kind == "classification" and record.get("classes") != list(data.index.classes or []):
+        record["classes"] = list(data.index.classes or [])   # the CSV columns predict writes
+        changed = True
+    if changed:
         records.atomic_write_json(run_dir / "config.json", record)
     save_split(run_dir / "split.json", data.split)
-    x_train, y_train = data.arrays["train"]
+    targets = _targets(task, data)
+    x_train, y_train = data.arrays["train"][0], targets["train"]
+    if y_train is None:
+        raise ConfigError(f"{data.index.name}: the training images have no ground truth for a "
+                          f"{task.kind} row")
+    keep = task.select_training(y_train, args.seed, cfg)
+    if keep is not None:
+        x_train, y_train = x_train[keep], y_train[keep]
+        print(f"training on {len(keep)} of {len(data.split['train'])} training images "
+              f"(the row keeps a share of those without the attribute)", file=sys.stderr)
     if paper.offline_expand is not None and getattr(cfg, "augmentation", "") == "offline":
         x_train, y_train = paper.offline_expand(cfg, x_train, y_train, args.seed)
     augment = paper.augment(cfg) if paper.augment is not None else None
-    batches = SegmentationBatches(
-        x_train, y_train, cfg.batch_size, shuffle=True, seed=args.seed, augment=augment,
-        colour_space=getattr(cfg, "colour_space", "rgb"), preprocess=_preprocess_fn(cfg),
-        drop_remainder=len(x_train) >= cfg.batch_size)
+    batches = task.batches(x_train, y_train, cfg, seed=args.seed, augment=augment, shuffle=True,
+                           drop_remainder=len(x_train) >= cfg.batch_size, preprocess=_preprocess_fn(cfg))
     parts = _build_training(paper, cfg, weights, steps_per_epoch=len(batches))
+    predict = ex.predictor_for(parts.predictor, cfg, task)
+    loss_fn = parts.loss or getattr(parts.step, "loss_fn", None)
+    batch = max(cfg.batch_size, 8)
 
     val = data.arrays.get("val")
+    has_val = val is not None and targets.get("val") is not None
+    monitors = list(task.monitors) if has_val else list(task.monitors[:1])
+    wanted = [m.metric for m in monitors]
     bn_batches = int(record.get("bn_recalibrate") or 0)
 
     def recalibrate():
@@ -313,47 +334,90 @@ def _fit_and_score(paper, args, row, cfg, weights, fold, run_dir, record, resume
             parts.step.refresh()        # JAX: the step carries the recomputed statistics on
 
     def validate():
-        if val is None:
-            return {}
         recalibrate()
-        probs = ex.predict_probabilities(parts.predictor, val[0], cfg, batch_size=max(cfg.batch_size, 8))
-        scores = ex.score_predictions(data.samples["val"], probs, val[1], native=False)["mean"]
-        return {f"val_{k}": float(v) for k, v in scores.items()}
+        outputs = predict(val[0], batch_size=batch)
+        return task.validation(outputs, targets["val"], data.samples["val"], loss_fn=loss_fn, wanted=wanted)
 
     print(f"Training {paper.name} row {row!r} on {data.index.name} "
           f"({', '.join(f'{k} {len(v)}' for k, v in data.split.items())}) for {cfg.epochs} epochs at "
           f"{ex.image_hw(cfg)[0]}x{ex.image_hw(cfg)[1]}; run folder {run_dir}", file=sys.stderr)
     history = train_loop(run_dir, step=parts.step, train_batches=batches, epochs=cfg.epochs,
-                         validate=validate if val is not None else None, models=parts.models,
+                         validate=validate if has_val else None, models=parts.models,
                          optimizers=parts.optimizers, best_model=parts.predictor,
-                         monitor=paper.monitor if val is not None else "none", resume=resume,
+                         monitor="none", monitors=monitors if has_val else None, resume=resume,
                          progress=ex.show_bars(args), finish=args.finish)
 
-    parts.predictor.load_weights(str(run_dir / "checkpoints" / "best.weights.h5"))
-    if val is None:
-        recalibrate()                   # with validation, the best weights were kept recalibrated
-    scores = {}
-    for split_name in ("val", "test"):
-        if split_name not in data.arrays or data.arrays[split_name][1] is None:
-            continue
-        images, masks = data.arrays[split_name]
-        probs = ex.predict_probabilities(parts.predictor, images, cfg, batch_size=max(cfg.batch_size, 8))
-        result = ex.score_predictions(data.samples[split_name], probs, masks, native=True)
-        scores[split_name] = result["mean"]
-        records.write_csv(run_dir / f"per_image_{split_name}.csv", result["per_image"])
+    from common.training.tasks import checkpoint_file
+
+    by_checkpoint, details, posts = {}, {}, {}
+    for monitor in monitors:
+        parts.predictor.load_weights(str(run_dir / "checkpoints" / checkpoint_file(monitors, monitor.name)))
+        if not has_val:
+            recalibrate()               # with validation, the kept weights were recalibrated
+        outputs = {name: predict(data.arrays[name][0], batch_size=batch)
+                   for name in ("val", "test") if targets.get(name) is not None}
+        post = _tuned(task, task.postprocess(cfg), outputs.get("val"), targets.get("val"))
+        posts[monitor.name] = post.to_dict()
+        by_checkpoint[monitor.name], details[monitor.name] = {}, {}
+        for split_name, out in outputs.items():
+            scored = task.score(data.samples[split_name], out, targets[split_name], native=True, post=post,
+                                classes=data.index.classes)
+            by_checkpoint[monitor.name][split_name] = scored.mean
+            if scored.extra:
+                details[monitor.name][split_name] = scored.extra
+            suffix = "" if monitor is monitors[0] else f"_{monitor.name}"
+            records.write_csv(run_dir / f"per_image_{split_name}{suffix}.csv", scored.per_image)
+    main = monitors[0].name
     metrics = {
-        "paper": paper.name, "row": row, "dataset": data.index.name, "fold": fold,
+        "paper": paper.name, "row": row, "task": task.kind, "dataset": data.index.name, "fold": fold,
         "split": {k: len(v) for k, v in data.split.items()}, "split_spec": data.spec,
         "epochs": cfg.epochs, "epochs_done": len(history), "stopped_early": len(history) < cfg.epochs,
         "image_size": list(ex.image_hw(cfg)),
         "encoder_weights": weights or "none", "seed": args.seed, "bn_recalibrate": bn_batches,
-        "scores": scores,
+        "scores": by_checkpoint[main],
+        "checkpoint": main,
         "provenance": record.get("provenance", {}),
         "scored_at": "native image size" if data.index.name != "synthetic" else "generated size",
     }
+    if getattr(task, "name", None) and task.kind == "attributes":
+        metrics["attribute"] = task.name
+    if len(monitors) > 1 or len(task.monitors) > 1:
+        metrics["checkpoints"] = {m.name: {"metric": m.metric, "mode": m.mode, "scores": by_checkpoint[m.name]}
+                                  for m in monitors}
+    if any(details.values()):
+        metrics["details"] = details[main]
+        if len(monitors) > 1:
+            metrics["checkpoints_details"] = details
+    if posts[main].get("kind") != "threshold":
+        metrics["postprocess"] = posts[main] if len(monitors) == 1 else posts
     records.atomic_write_json(run_dir / "metrics.json", metrics)
-    _print_scores(scores, run_dir)
+    _print_scores(by_checkpoint, run_dir, task.metrics, main)
     return run_dir
+
+
+def _targets(task, data) -> dict:
+    """Each split's targets as the task reads them (masks, one attribute's masks, class labels)."""
+    out = {}
+    for name, (_, masks) in data.arrays.items():
+        if masks is None and task.kind != "classification":
+            out[name] = None
+            continue
+        try:
+            out[name] = task.targets(masks, data.samples[name])
+        except ValueError as exc:
+            raise ConfigError(f"{data.index.name} ({name} part): {exc}") from exc
+    return out
+
+
+def _tuned(task, post, val_outputs, val_targets):
+    """Post-processing with what it leaves open (T_H, T_L) chosen on the validation predictions."""
+    if post.tuned:
+        return post
+    if val_outputs is None:
+        raise ConfigError("double-threshold post-processing chooses (T_H, T_L) on validation "
+                          "predictions, and this run has no validation part: use a split with one "
+                          "(e.g. holdout:0.7,0.1,0.2) or --postprocess threshold")
+    return task.tune(post, val_outputs, val_targets, chosen_on=f"val ({len(val_outputs)} images)")
 
 
 def _build_training(paper, cfg, weights, **context):
@@ -375,45 +439,152 @@ def _preprocess_fn(cfg):
     return lambda x: imagenet_preprocess(x, mode)
 
 
-def _print_scores(scores: dict, run_dir: Path) -> None:
-    keys = ["jaccard", "thresholded_jaccard", "dice", "accuracy", "sensitivity", "specificity"]
+def _print_scores(by_checkpoint: dict, run_dir: Path, keys=None, main: str | None = None) -> None:
+    """One table per kept checkpoint: a row per scored split, a column per metric of the task."""
+    from common.training.tasks.segmentation import SEGMENTATION_METRICS
+
+    keys = list(keys or SEGMENTATION_METRICS)
     widths = [max(len(k), 6) + 2 for k in keys]
-    print(f"{'split':<6}" + "".join(f"{k:>{w}}" for k, w in zip(keys, widths)))
-    for split, mean in scores.items():
-        print(f"{split:<6}" + "".join(f"{mean.get(k, float('nan')):>{w}.4f}" for k, w in zip(keys, widths)))
+    for name, scores in by_checkpoint.items():
+        if len(by_checkpoint) > 1:
+            print(f"checkpoint {name}" + (" (main)" if name == main else "") + ":")
+        print(f"{'split':<6}" + "".join(f"{k:>{w}}" for k, w in zip(keys, widths)))
+        for split, mean in scores.items():
+            print(f"{split:<6}" + "".join(f"{mean.get(k, float('nan')):>{w}.4f}" for k, w in zip(keys, widths)))
     print(f"run folder: {run_dir}")
 
 
 # -- loading a finished run ---------------------------------------------------------------------
 
-def load_run(paper: ex.SegmentationPaper, run_dir: str | Path):
-    """Config, record and the predictor with its best weights, from a run folder."""
+@dataclass
+class LoadedRun:
+    """A finished run: its folder, config, record, task and model with the chosen checkpoint."""
+
+    run_dir: Path
+    cfg: object
+    record: dict
+    task: object
+    model: object
+    checkpoint: str
+
+
+def _checkpoint_names(task, run_dir: Path) -> list[str]:
+    state = records.load_json(run_dir / "state.json") if (run_dir / "state.json").exists() else {}
+    kept = list(state.get("checkpoints", {}))
+    return kept or [task.monitors[0].name]
+
+
+def open_run(paper: ex.Paper, run_dir: str | Path, checkpoint: str | None = None) -> LoadedRun:
+    """A run folder's config, record, task and predictor with a kept checkpoint's weights
+    (default: the run's main checkpoint, ``best.weights.h5``)."""
+    from common.training.tasks import checkpoint_file
+
     run_dir = Path(run_dir)
     cfg_path = run_dir / "config.json"
-    weights = run_dir / "checkpoints" / "best.weights.h5"
     if not cfg_path.exists():
         raise ConfigError(f"{run_dir} is not a run folder (no config.json)")
-    if not weights.exists():
-        raise ConfigError(f"{run_dir} has no checkpoints/best.weights.h5 yet: train (or --resume) it first")
     record = records.load_json(cfg_path)
+    if record.get("paper") not in (None, paper.name):
+        raise ConfigError(f"{run_dir} is a {record['paper']} run, not {paper.name}")
     row_cfg = paper.rows.get(record["row"])
     if row_cfg is None:
         raise ConfigError(f"{run_dir}: row {record['row']!r} is not a row of {paper.name}")
     cfg = ex.config_from_dict(type(row_cfg), record["config"])
+    task = paper.task_for(cfg)
+    names = [m.name for m in task.monitors]
+    kept = _checkpoint_names(task, run_dir)
+    if checkpoint is not None and checkpoint not in names:
+        raise ConfigError(f"--checkpoint {checkpoint}: this row keeps {', '.join(names)}")
+    if checkpoint is not None and checkpoint not in kept:
+        raise ConfigError(f"--checkpoint {checkpoint}: {run_dir} kept only {', '.join(kept)} "
+                          f"(a run without a validation part keeps its last epoch as {names[0]})")
+    name = checkpoint or names[0]
+    weights = run_dir / "checkpoints" / checkpoint_file(task.monitors, name)
+    if not weights.exists():
+        raise ConfigError(f"{run_dir} has no checkpoints/{weights.name} yet: train (or --resume) it first")
     model = paper.build_predictor(cfg)
     model.load_weights(str(weights))
-    return cfg, record, model
+    return LoadedRun(run_dir, cfg, record, task, model, name)
+
+
+def load_run(paper: ex.Paper, run_dir: str | Path, checkpoint: str | None = None):
+    """Config, record and the predictor with its best weights, from a run folder."""
+    run = open_run(paper, run_dir, checkpoint)
+    return run.cfg, run.record, run.model
+
+
+def _ensemble(runs: list[LoadedRun], views, task):
+    """One predict function over the runs (an ensemble when several): same task and image size."""
+    from common.training.tasks import Member, Predictor
+
+    sizes = {ex.image_hw(r.cfg) for r in runs}
+    if len(sizes) > 1:
+        raise ConfigError(f"the runs of an ensemble must share an image size; these have "
+                          f"{', '.join('x'.join(map(str, s)) for s in sorted(sizes))}")
+    kinds = {r.task.kind for r in runs}
+    if len(kinds) > 1:
+        raise ConfigError(f"the runs of an ensemble must be one kind of task, not {', '.join(sorted(kinds))}")
+    members = [Member(r.model, (lambda c: (lambda x: ex.to_model_input(x, c)))(r.cfg), str(r.run_dir))
+               for r in runs]
+    return Predictor(members, task.output, views=views, spatial=task.spatial)
+
+
+def _run_options(parser: argparse.ArgumentParser, many: bool) -> None:
+    parser.add_argument("--run-dir", required=True, action="append" if many else "store", metavar="RUN",
+                        help="the run folder written by train" + (
+                            "; give it several times for an ensemble (outputs averaged over the runs; "
+                            "attribute runs of different attributes are scored together, Task 2's mean)"
+                            if many else ""))
+    parser.add_argument("--checkpoint", default=None, metavar="NAME",
+                        help="which kept checkpoint to use (default: the run's main one; a classifier "
+                             "keeps loss, accuracy and balanced_accuracy)")
+    parser.add_argument("--tta", default="none", metavar="VIEWS",
+                        help="test-time views averaged per run: none (default), hflip or flip "
+                             "(identity, horizontal, vertical and both flips)")
+    parser.add_argument("--postprocess", default=None, choices=["threshold", "double"],
+                        help="threshold (prob >= --threshold) or double (the transfer ensemble's "
+                             "double-threshold reconstruction, T_H and T_L chosen on the runs' "
+                             "validation predictions); default: the row's")
+    parser.add_argument("--threshold", type=float, default=None, help="probability threshold (default: the row's)")
+    parser.add_argument("--verbose", action="store_true", help="show the backend's start-up messages")
+
+
+def _views(args):
+    from common.training.tasks import tta_views
+
+    try:
+        return tta_views(args.tta)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+
+
+def _post(task, cfg, args):
+    from dataclasses import replace
+
+    post = task.postprocess(cfg)
+    if args.postprocess is not None:
+        if task.kind == "classification":
+            raise ConfigError("--postprocess applies to masks; a classifier's label is the argmax")
+        post = replace(post, kind=args.postprocess, t_high=None, t_low=None)
+    if args.threshold is not None:
+        if not 0 <= args.threshold <= 1:
+            raise ConfigError(f"--threshold {args.threshold}: give a probability in [0, 1]")
+        post = replace(post, threshold=args.threshold)
+    return post
 
 
 # -- evaluate ------------------------------------------------------------------------------------
 
-def evaluate_main(paper: ex.SegmentationPaper, argv: Sequence[str] | None = None) -> dict:
+def evaluate_main(paper: ex.Paper, argv: Sequence[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(
         prog=f"python -m reproductions.{paper.name}.evaluate",
-        description="Score a trained run with the ISIC challenge metrics (ACC, DSC, JSC, SEN, SPE, "
-                    "thresholded JSC), each prediction resized to its image's own size. Writes a "
-                    "per-image CSV into the run folder.")
-    parser.add_argument("--run-dir", required=True, help="the run folder written by train")
+        description="Score trained runs with the challenge's metrics: lesion masks as ISIC Task 1 (ACC, "
+                    "DSC, JSC, SEN, SPE, thresholded JSC, each prediction resized to its image's own "
+                    "size), attribute masks as ISIC 2018 Task 2 (one confusion matrix per attribute over "
+                    "all images, then the mean), classes as ISIC 2019 (balanced accuracy). Several "
+                    "--run-dir make an ensemble; --tta adds test-time views. Writes a per-image CSV "
+                    "into the (first) run folder.")
+    _run_options(parser, many=True)
     parser.add_argument("--data-dir", default=None,
                         help="dataset root (default: the run's own); another dataset is scored whole")
     parser.add_argument("--dataset", default=None, help="dataset name when --data-dir is given (default auto)")
@@ -422,7 +593,6 @@ def evaluate_main(paper: ex.SegmentationPaper, argv: Sequence[str] | None = None
                              "has no test part)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--cache-dir", default=None, help="decoded-array cache folder")
-    parser.add_argument("--verbose", action="store_true", help="show the backend's start-up messages")
     args = parser.parse_args(argv)
     from common.quiet import import_backend
 
@@ -434,60 +604,145 @@ def evaluate_main(paper: ex.SegmentationPaper, argv: Sequence[str] | None = None
     if args.json:
         print(json.dumps(result))
     else:
-        mean = result["mean"]
-        print(f"{result['n']} images ({result['dataset']}, {result['split']}):")
-        for k, v in mean.items():
+        print(f"{result['n']} images ({result['dataset']}, {result['split']}; {result['predictor']}):")
+        for k, v in result["mean"].items():
             print(f"  {k:<20} {v:.4f}")
+        for name, scores in result.get("per_attribute", {}).items():
+            print(f"  {name:<20} " + ", ".join(f"{k} {v:.4f}" for k, v in scores.items()))
         print(f"per-image scores: {result['csv']}")
     return result
 
 
 def _evaluate(paper, args) -> dict:
-    from common.data import load_arrays, load_index
+    runs = [open_run(paper, r, args.checkpoint) for r in args.run_dir]
+    views = _views(args)
+    if runs[0].task.kind == "attributes" and len({r.task.name for r in runs}) > 1:
+        return _evaluate_attributes(paper, args, runs, views)
+    return _evaluate_group(paper, args, runs, views)
+
+
+def _evaluate_group(paper, args, runs, views) -> dict:
+    first = runs[0]
+    task, cfg = first.task, first.cfg
+    predict = _ensemble(runs, views, task)
+    index, samples, split, ids_of = _evaluation_samples(args, first)
+    images, masks = _load(args, index, samples, cfg)
+    try:
+        targets = task.targets(masks, samples) if masks is not None or task.kind == "classification" else None
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from exc
+    if targets is None:
+        raise ConfigError("these images have no ground truth to score against")
+    post = _post(task, cfg, args)
+    if not post.tuned:
+        post = _tune_on_validation(args, first, task, post, predict, index, ids_of)
+    outputs = predict(images, batch_size=8, progress=not args.json)
+    scored = task.score(samples, outputs, targets, native=index.name != "synthetic", post=post,
+                        classes=index.classes)
+    stem = f"evaluate_{index.name}_{split}" + ("" if len(runs) == 1 and args.tta == "none" else "_ensemble")
+    csv_path = first.run_dir / f"{stem}.csv"
+    records.write_csv(csv_path, scored.per_image)
+    return {"run_dir": str(first.run_dir), "runs": [str(r.run_dir) for r in runs], "task": task.kind,
+            "checkpoint": first.checkpoint, "dataset": index.name, "split": split, "n": len(samples),
+            "tta": [v.name for v in views], "postprocess": post.to_dict(),
+            "predictor": _describe_predictor(runs, views, post),
+            "csv": str(csv_path), **scored.as_dict()}
+
+
+def _describe_predictor(runs, views, post) -> str:
+    what = f"{len(runs)} runs averaged" if len(runs) > 1 else "1 run"
+    return f"{what}, {len(views)} view(s), {post.describe()}"
+
+
+def _evaluate_attributes(paper, args, runs, views) -> dict:
+    """Attribute runs of several attributes: each attribute's ensemble scored, then Task 2's mean."""
+    from common.training.tasks import combine_attributes
+
+    groups: dict[str, list] = {}
+    for r in runs:
+        groups.setdefault(r.task.name, []).append(r)
+    results, scored = {}, {}
+    for name, group in groups.items():
+        result = _evaluate_group(paper, args, group, views)
+        results[name] = result
+        from common.training.tasks import Scored
+
+        scored[name] = Scored(result["mean"], result["per_image"])
+    combined = combine_attributes(scored)
+    first = results[next(iter(results))]
+    csv_path = runs[0].run_dir / f"evaluate_{first['dataset']}_{first['split']}_attributes.csv"
+    records.write_csv(csv_path, combined.per_image)
+    return {"runs": [str(r.run_dir) for r in runs], "task": "attributes", "dataset": first["dataset"],
+            "split": first["split"], "n": first["n"], "attributes": list(groups),
+            "predictor": f"{len(groups)} attributes, " + first["predictor"],
+            "csv": str(csv_path), **combined.as_dict()}
+
+
+def _evaluation_samples(args, run: LoadedRun):
+    """The images to score: the run's split part, or a whole other dataset (``--data-dir``)."""
+    from common.data import load_index
     from common.data.splits import load_split
 
-    cfg, record, model = load_run(paper, args.run_dir)
-    run_dir = Path(args.run_dir)
+    record = run.record
+    options = run.task.index_options()
     if args.data_dir:
-        index = load_index(args.dataset or "auto", args.data_dir)
-        samples, split = [s for s in index.samples if s.mask], "all"
-    else:
-        index = load_index(record["dataset"], record.get("data_dir"),
-                           synthetic_size=record.get("synthetic_size") or getattr(cfg, "synthetic_size", 200),
-                           seed=record.get("seed", 0))
-        split_ids = load_split(run_dir / "split.json")
-        split = args.split
-        if split == "test" and "test" not in split_ids:
-            split = "val"
-        ids = [i for part in split_ids.values() for i in part] if split == "all" else split_ids.get(split, [])
-        if not ids:
-            raise ConfigError(f"the run's split has no {split!r} part (it has {', '.join(split_ids)})")
-        by_id = {s.id: s for s in index.samples}
-        samples = [by_id[i] for i in ids]
-    images, masks = load_arrays(index, samples, ex.image_hw(cfg), cache_dir=args.cache_dir,
-                                progress=not args.json)
-    if masks is None:
-        raise ConfigError("these images have no ground-truth masks to score against")
-    probs = ex.predict_probabilities(model, images, cfg, batch_size=8, progress=not args.json)
-    result = ex.score_predictions(samples, probs, masks, native=index.name != "synthetic")
-    csv_path = run_dir / f"evaluate_{index.name}_{split}.csv"
-    records.write_csv(csv_path, result["per_image"])
-    return {"run_dir": str(run_dir), "dataset": index.name, "split": split, "n": len(samples),
-            "csv": str(csv_path), **result}
+        index = load_index(args.dataset or "auto", args.data_dir, **options)
+        if run.task.kind == "classification":
+            samples = [s for s in index.samples if s.label is not None]
+        elif run.task.kind == "attributes":
+            samples = [s for s in index.samples if s.attributes]
+        else:
+            samples = [s for s in index.samples if s.mask]
+        if not samples:
+            raise ConfigError(f"{args.data_dir}: no images with ground truth to score")
+        return index, samples, "all", None
+    index = load_index(record["dataset"], record.get("data_dir"),
+                       synthetic_size=record.get("synthetic_size") or getattr(run.cfg, "synthetic_size", 200),
+                       seed=record.get("seed", 0), **options)
+    split_ids = load_split(run.run_dir / "split.json")
+    split = args.split
+    if split == "test" and "test" not in split_ids:
+        split = "val"
+    ids = [i for part in split_ids.values() for i in part] if split == "all" else split_ids.get(split, [])
+    if not ids:
+        raise ConfigError(f"the run's split has no {split!r} part (it has {', '.join(split_ids)})")
+    by_id = {s.id: s for s in index.samples}
+    return index, [by_id[i] for i in ids], split, split_ids
+
+
+def _load(args, index, samples, cfg):
+    from common.data import load_arrays
+
+    return load_arrays(index, samples, ex.image_hw(cfg), cache_dir=getattr(args, "cache_dir", None),
+                       progress=not getattr(args, "json", False))
+
+
+def _tune_on_validation(args, run, task, post, predict, index, split_ids):
+    """Double threshold: (T_H, T_L) chosen on the run's validation images, never on the scored ones."""
+    if not split_ids or not split_ids.get("val"):
+        raise ConfigError("double-threshold post-processing chooses (T_H, T_L) on validation predictions; "
+                          "the run's split has no validation part (or --data-dir scores other data): "
+                          "use --postprocess threshold")
+    if args.split in ("val", "all"):
+        raise ConfigError(f"--split {args.split} would score the validation images that chose (T_H, T_L); "
+                          f"score the test part")
+    by_id = {s.id: s for s in index.samples}
+    samples = [by_id[i] for i in split_ids["val"]]
+    images, masks = _load(args, index, samples, run.cfg)
+    targets = task.targets(masks, samples)
+    outputs = predict(images, batch_size=8)
+    return task.tune(post, outputs, targets, chosen_on=f"the runs' validation part ({len(samples)} images)")
 
 
 # -- predict -------------------------------------------------------------------------------------
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff")
-
-
 def _collect_images(paths: Sequence[str]) -> list[Path]:
+    from common.data.names import IMAGE_SUFFIXES, is_input_image
+
     files: list[Path] = []
     for p in map(Path, paths):
         if p.is_dir():
-            files.extend(sorted(f for f in p.rglob("*") if f.suffix.lower() in IMAGE_SUFFIXES
-                                and "segmentation" not in f.stem and "superpixels" not in f.stem
-                                and not f.name.startswith(".")))
+            files.extend(sorted(f for f in p.rglob("*") if is_input_image(f)))
         elif p.exists():
             files.append(p)
         else:
@@ -499,22 +754,22 @@ def _collect_images(paths: Sequence[str]) -> list[Path]:
 
 def mask_name(image_path: Path) -> str:
     """ISIC submission name: ``ISIC_0012345_segmentation.png`` (other names: ``<stem>_segmentation.png``)."""
-    import re
+    from common.data.names import mask_name as name
 
-    m = re.search(r"ISIC_\d{7}", image_path.stem)
-    return f"{m.group(0) if m else image_path.stem}_segmentation.png"
+    return name(image_path)
 
 
-def predict_main(paper: ex.SegmentationPaper, argv: Sequence[str] | None = None) -> list[Path]:
+def predict_main(paper: ex.Paper, argv: Sequence[str] | None = None) -> list[Path]:
     parser = argparse.ArgumentParser(
         prog=f"python -m reproductions.{paper.name}.predict",
-        description="Write a binary lesion mask (PNG, 0/255, at each input's own size, named as the ISIC "
-                    "submission format expects) for every image given.")
-    parser.add_argument("--run-dir", required=True, help="the run folder written by train")
+        description="Write predictions in the challenge's submission format for every image given: "
+                    "lesion masks as ISIC_xxxxxxx_segmentation.png, attribute masks as "
+                    "ISIC_xxxxxxx_attribute_<name>.png (PNG, 0/255, at each input's own size), classes "
+                    "as predictions.csv (image, then a probability per class; ISIC 2019's columns "
+                    "MEL..UNK). Several --run-dir make an ensemble; --tta adds test-time views.")
+    _run_options(parser, many=True)
     parser.add_argument("inputs", nargs="+", metavar="IMAGE_OR_DIR", help="images or folders of images")
-    parser.add_argument("--out", required=True, help="output folder for the masks")
-    parser.add_argument("--threshold", type=float, default=None, help="probability threshold (default: the row's)")
-    parser.add_argument("--verbose", action="store_true", help="show the backend's start-up messages")
+    parser.add_argument("--out", required=True, help="output folder")
     args = parser.parse_args(argv)
     from common.quiet import import_backend
 
@@ -526,28 +781,49 @@ def predict_main(paper: ex.SegmentationPaper, argv: Sequence[str] | None = None)
 
 
 def _predict(paper, args) -> list[Path]:
-    from PIL import Image
-
+    from common.data import load_index
     from common.data.decode import read_image
+    from common.data.splits import load_split
 
-    cfg, _, model = load_run(paper, args.run_dir)
+    runs = [open_run(paper, r, args.checkpoint) for r in args.run_dir]
+    views = _views(args)
     files = _collect_images(args.inputs)
     out_dir = Path(args.out)
     out_dir.mkdir(parents=True, exist_ok=True)
-    threshold = args.threshold if args.threshold is not None else getattr(cfg, "threshold", 0.5)
     written = []
+    groups: dict[str, list] = {}
+    for r in runs:
+        groups.setdefault(getattr(r.task, "name", "") if r.task.kind == "attributes" else "", []).append(r)
     from tqdm.auto import tqdm
 
-    for path in tqdm(files, desc="predict", file=sys.stderr, disable=len(files) < 4):
-        # the same decode and resize as training (common.data.decode.read_image)
-        small, (width, height) = read_image(str(path), ex.image_hw(cfg))
-        prob = ex.predict_probabilities(model, small[None], cfg, batch_size=1)[0]
-        prob = ex.resize_probability(prob, (height, width))
-        mask = np.where(prob >= threshold, 255, 0).astype(np.uint8)
-        target = out_dir / mask_name(path)
-        buf = __import__("io").BytesIO()
-        Image.fromarray(mask, mode="L").save(buf, format="PNG")
-        records.atomic_write_bytes(target, buf.getvalue())
-        written.append(target)
-    print(f"wrote {len(written)} masks to {out_dir}")
+    for group in groups.values():
+        first = group[0]
+        task, cfg = first.task, first.cfg
+        predict = _ensemble(group, views, task)
+        post = _post(task, cfg, args)
+        if not post.tuned:
+            if first.record.get("dataset") is None:
+                raise ConfigError("double-threshold post-processing needs the run's validation images")
+            index = load_index(first.record["dataset"], first.record.get("data_dir"),
+                               synthetic_size=first.record.get("synthetic_size") or 200,
+                               seed=first.record.get("seed", 0), **task.index_options())
+            post = _tune_on_validation(argparse.Namespace(split="test", cache_dir=None, json=True), first, task,
+                                       post, predict, index, load_split(first.run_dir / "split.json"))
+        items, outputs = [], []
+        for path in tqdm(files, desc="predict", file=sys.stderr, disable=len(files) < 4):
+            # the same decode and resize as training (common.data.decode.read_image)
+            small, (width, height) = read_image(str(path), ex.image_hw(cfg))
+            outputs.append(predict(small[None], batch_size=1)[0])
+            items.append((path, (height, width)))
+        classes = _classes(first)
+        written += task.write(out_dir, items, np.stack(outputs), post, classes=classes)
+    kind = runs[0].task.kind
+    what = "class probabilities" if kind == "classification" else "masks"
+    print(f"wrote {len(written)} {'file' if kind == 'classification' else what} to {out_dir}"
+          + (f" ({len(files)} images' {what})" if kind == "classification" else ""))
     return written
+
+
+def _classes(run: LoadedRun):
+    """Class names for a classifier's CSV columns, as the run recorded them."""
+    return run.record.get("classes") if run.task.kind == "classification" else None

@@ -27,25 +27,32 @@ class TrainingParts:
     step: Any                               # common.training.steps.Step
     models: Mapping[str, Any]               # everything the checkpoint holds
     optimizers: Mapping[str, Any]
-    predictor: Any                          # the model whose output is the mask probability map
+    predictor: Any                          # the model whose output the task reads (mask map, class vector)
+    loss: Callable | None = None            # loss(y_true, y_pred) for a val_loss monitor (default: the step's)
 
 
 @dataclass
-class SegmentationPaper:
-    """A paper package's description of itself for the shared commands.
+class Paper:
+    """A paper package's one declaration of itself; the shared commands do the rest.
 
     Args:
         name: package name, also the runs sub-folder (``"slsnet"``).
         title: one line for ``--help``.
         rows: row name -> frozen config (the paper's table order).
         default_row: the row trained when ``--row`` is omitted.
-        build_training: ``(cfg, encoder_weights) -> TrainingParts``.
+        build_training: ``(cfg, encoder_weights[, steps_per_epoch]) -> TrainingParts``.
         build_predictor: ``(cfg) -> keras.Model`` (weights loaded afterwards from the run).
+        task: the :class:`~common.training.tasks.Task` of every row, or ``cfg -> Task`` when rows
+            differ (a segmentation U-Net beside classifiers). Default: lesion segmentation.
         augment: ``cfg -> callable(image, mask, rng) or None`` for online augmentation.
         offline_expand: ``(cfg, images, masks, seed) -> (images, masks)`` or None.
         weights_choices: what ``--encoder-weights`` accepts (SLSNet: none only).
+        synthetic_defaults: the quick settings of the embedded synthetic data.
+        fallback_split: the split used where a row's ``official`` split does not exist.
         size_multiple: ``cfg -> int`` (or an int): image height and width must be multiples of it
             (2 to the number of times the network halves the resolution); checked before any work.
+        tables: ``argv -> int``, the paper's ``table`` command (results tables from run records).
+        profile: ``argv -> int``, the paper's ``profile`` command (parameters, MACs, latency).
     """
 
     name: str
@@ -54,13 +61,28 @@ class SegmentationPaper:
     default_row: str
     build_training: Callable
     build_predictor: Callable
+    task: Any = None
     augment: Callable | None = None
     offline_expand: Callable | None = None
     weights_choices: tuple[str, ...] = ("imagenet", "none", "PATH")
-    monitor: str = "val_jaccard"
     synthetic_defaults: Mapping[str, Any] = field(default_factory=dict)
     fallback_split: str = "holdout:0.8,0.2"
     size_multiple: Callable[[Any], int] | int = 32   # image sides must divide by it (the net's stride)
+    tables: Callable | None = None
+    profile: Callable | None = None
+
+    def task_for(self, cfg):
+        """The row's task, bound to the row's config (an attribute task to its attribute)."""
+        from common.training.tasks import SegmentationTask
+
+        task = self.task if self.task is not None else SegmentationTask()
+        if callable(task) and not hasattr(task, "kind"):
+            task = task(cfg)
+        return task.bind(cfg)
+
+
+#: The name the three segmentation papers were declared with before the runner took other tasks.
+SegmentationPaper = Paper
 
 
 # -- configs -----------------------------------------------------------------------------------
@@ -196,13 +218,16 @@ def show_bars(args) -> bool:
 
 
 def prepare_data(args, cfg, *, seed: int, fold: int | None = None,
-                 fallback: str = "holdout:0.8,0.2") -> PreparedData:
-    """Load the dataset named on the command line, split it, decode the arrays (cached)."""
+                 fallback: str = "holdout:0.8,0.2", index_options: Mapping[str, Any] | None = None) -> PreparedData:
+    """Load the dataset named on the command line, split it, decode the arrays (cached).
+
+    ``index_options``: what the row's task asks of ``load_index`` (synthetic attribute masks).
+    """
     from common.data import load_arrays, load_index
 
     dataset = args.dataset or ("auto" if args.data_dir else "synthetic")
     synthetic_size = args.synthetic_size or getattr(cfg, "synthetic_size", 200)
-    index = load_index(dataset, args.data_dir, synthetic_size=synthetic_size, seed=seed)
+    index = load_index(dataset, args.data_dir, synthetic_size=synthetic_size, seed=seed, **(index_options or {}))
     spec = getattr(cfg, "split", "holdout:0.8,0.2")
     if spec.startswith("official") and not any(s.split for s in index.samples):
         print(f"{index.name} defines no official split: using {fallback} instead", file=sys.stderr)
@@ -248,53 +273,28 @@ def to_model_input(images_uint8: np.ndarray, cfg) -> np.ndarray:
     return x.astype("float32")
 
 
+def predictor_for(model, cfg, task=None, views=None, name: str = ""):
+    """The predict function of one run: its model on the row's input, the task's output."""
+    from common.training.tasks import IDENTITY, Member, Predictor, SegmentationTask
+
+    task = task or SegmentationTask()
+    return Predictor([Member(model, lambda x: to_model_input(x, cfg), name)], task.output,
+                     views=views or (IDENTITY,), spatial=task.spatial)
+
+
 def predict_probabilities(model, images_uint8: np.ndarray, cfg, batch_size: int = 8,
                           progress: bool = False) -> np.ndarray:
-    """Mask probabilities ``[N, H, W]`` at the model's input size."""
-    out = []
-    n = len(images_uint8)
-    rng = range(0, n, batch_size)
-    if progress:
-        from tqdm.auto import tqdm
-
-        rng = tqdm(rng, desc="predict", leave=False, file=sys.stderr)
-    for start in rng:
-        x = to_model_input(images_uint8[start:start + batch_size], cfg)
-        pred = np.asarray(model.predict_on_batch(x))
-        out.append(pred[..., 0])
-    return np.concatenate(out, axis=0) if out else np.zeros((0,) + image_hw(cfg), "float32")
+    """Mask probabilities ``[N, H, W]`` at the model's input size (one model, no test-time views)."""
+    if len(images_uint8) == 0:
+        return np.zeros((0,) + image_hw(cfg), "float32")
+    return predictor_for(model, cfg)(images_uint8, batch_size=batch_size, progress=progress)
 
 
 def resize_probability(prob: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    """Bilinear resize of one probability map to ``shape`` (the image's own size)."""
-    if prob.shape == tuple(shape):
-        return prob
-    from skimage.transform import resize
+    """Bilinear resize of one probability map to ``shape`` (see :mod:`common.training.tasks`)."""
+    from common.training.tasks import resize_probability as resize
 
-    return resize(prob, shape, order=1, mode="edge", anti_aliasing=False, preserve_range=True)
-
-
-def score_predictions(samples, probs: np.ndarray, masks_resized: np.ndarray | None,
-                      native: bool = True, threshold: float = 0.5) -> dict:
-    """Challenge scores of probability maps against the ground truth.
-
-    With ``native`` and masks on disk, each map is resized to its image's own size and compared
-    with the original mask (as the ISIC challenge scores a submission); otherwise at model size.
-    """
-    from common import metrics
-    from common.data.decode import read_mask
-
-    truths, preds = [], []
-    for i, sample in enumerate(samples):
-        if native and sample.mask:
-            truth, _ = read_mask(sample.mask)
-            prob = resize_probability(probs[i], truth.shape[:2])
-        else:
-            truth = masks_resized[i, ..., 0]
-            prob = probs[i]
-        truths.append(truth.astype(bool))
-        preds.append(prob >= threshold)
-    return metrics.segmentation_scores(truths, preds, ids=[s.id for s in samples])
+    return resize(prob, shape)
 
 
 def env_flag(name: str) -> bool:

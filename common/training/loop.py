@@ -13,7 +13,7 @@ import math
 import sys
 import time
 from pathlib import Path
-from typing import Callable, Mapping
+from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -61,7 +61,7 @@ def train_loop(run_dir: str | Path, *, step, train_batches, epochs: int,
                validate: Callable[[], dict] | None, models: Mapping, optimizers: Mapping,
                best_model, monitor: str = "val_jaccard", mode: str = "max", resume: bool = False,
                progress: bool = True, on_epoch_end: Callable[[int, dict], None] | None = None,
-               finish: bool = False) -> list[dict]:
+               finish: bool = False, monitors: Sequence | None = None) -> list[dict]:
     """Train for ``epochs`` epochs (continuing from the last checkpoint when ``resume``).
 
     Args:
@@ -72,23 +72,32 @@ def train_loop(run_dir: str | Path, *, step, train_batches, epochs: int,
         validate: returns the validation metrics (keys prefixed ``val_``), or None for none.
         models / optimizers: name -> object, everything the checkpoint holds.
         best_model: the model whose weights are kept as ``best.weights.h5``.
-        monitor / mode: the validation metric choosing the best epoch.
+        monitor / mode: the validation metric choosing the best epoch (one checkpoint).
+        monitors: :class:`~common.training.tasks.Monitor` s, one checkpoint each (replaces
+            ``monitor``/``mode``): the first is ``best.weights.h5``, the others
+            ``best_<name>.weights.h5``; history marks each in ``best`` / ``best_<name>``.
         resume: continue from ``checkpoints/last.npz``.
         finish: with ``resume``, train no further: return the history of the finished epochs.
     Returns:
         the history, one dict per epoch.
     """
+    from common.training.tasks import Monitor, checkpoint_file, history_column
+
     run_dir = Path(run_dir)
     ckpt_dir = run_dir / "checkpoints"
-    last_path, best_path = ckpt_dir / "last.npz", ckpt_dir / "best.weights.h5"
+    monitors = list(monitors) if monitors else [Monitor("best", monitor, mode)]
+    last_path = ckpt_dir / "last.npz"
+    paths = {m.name: ckpt_dir / checkpoint_file(monitors, m.name) for m in monitors}
+    columns = {m.name: history_column(monitors, m.name) for m in monitors}
     history: list[dict] = []
     start_epoch = 0
-    best = -math.inf if mode == "max" else math.inf
+    bests = {m.name: m.worst for m in monitors}
     if resume and last_path.exists():
         meta = load_state(last_path, models, optimizers)
         step.refresh()
         start_epoch = int(meta["epoch"])
-        best = float(meta.get("best", best))
+        for i, m in enumerate(monitors):
+            bests[m.name] = float(meta.get("best" if i == 0 else f"best_{i}", bests[m.name]))
         if (run_dir / "history.csv").exists():
             history = [r for r in read_csv(run_dir / "history.csv") if int(r["epoch"]) <= start_epoch]
         print(f"Resuming {run_dir} after epoch {start_epoch} of {epochs}.", file=sys.stderr)
@@ -130,25 +139,29 @@ def train_loop(run_dir: str | Path, *, step, train_batches, epochs: int,
             row.update(validate())
         row["seconds"] = round(time.time() - start, 3)
         history.append(row)
-        score = row.get(monitor)
-        improved = score is not None and math.isfinite(score) and (
-            score > best if mode == "max" else score < best)
-        # Without a validation split (e.g. AER-Net's 2094/500) the newest weights are the best.
-        if improved or score is None or not best_path.exists():
-            if improved:
-                best = score
-            save_weights_atomic(best_model, best_path)
-            row["best"] = 1
-        else:
-            row["best"] = 0
+        for m in monitors:
+            score = row.get(m.metric)
+            improved = m.better(score, bests[m.name])
+            # Without a validation split (e.g. AER-Net's 2094/500) the newest weights are the best.
+            if improved or score is None or not paths[m.name].exists():
+                if improved:
+                    bests[m.name] = score
+                save_weights_atomic(best_model, paths[m.name])
+                row[columns[m.name]] = 1
+            else:
+                row[columns[m.name]] = 0
         write_csv(run_dir / "history.csv", history)
-        save_state(last_path, models, optimizers, epoch=epoch + 1, best=best)
-        atomic_write_json(run_dir / "state.json", {"epochs_done": epoch + 1, "epochs": epochs,
-                                                   "monitor": monitor, "best": best})
+        extra = {f"best_{i}": bests[m.name] for i, m in enumerate(monitors) if i}
+        save_state(last_path, models, optimizers, epoch=epoch + 1, best=bests[monitors[0].name], **extra)
+        atomic_write_json(run_dir / "state.json", {
+            "epochs_done": epoch + 1, "epochs": epochs, "monitor": monitors[0].metric,
+            "best": bests[monitors[0].name],
+            "checkpoints": {m.name: {"file": paths[m.name].name, "metric": m.metric, "mode": m.mode,
+                                     "best": bests[m.name]} for m in monitors}})
         tensorboard.write(epoch + 1, row)
         # One line per epoch, with or without bars: log files, pipes and --quiet keep it.
         shown = ", ".join(f"{k} {v:.4f}" for k, v in row.items()
-                          if k not in ("epoch", "best") and isinstance(v, float))
+                          if k != "epoch" and not k.startswith("best") and isinstance(v, float))
         print(f"epoch {epoch + 1}/{epochs}: {shown}", file=sys.stderr)
         if on_epoch_end is not None:
             on_epoch_end(epoch, row)

@@ -13,7 +13,7 @@ which is what the paper describes (100 epochs, then the test images).
 from __future__ import annotations
 
 from common.cli import ConfigError
-from common.training.experiment import SegmentationPaper, TrainingParts
+from common.training.experiment import Paper, TrainingParts
 from reproductions.aernet.configs import ROWS, UNET_ENCODER
 
 
@@ -58,7 +58,7 @@ def build_predictor(cfg):
     return build_model(cfg, encoder_weights=None)
 
 
-PAPER = SegmentationPaper(
+PAPER = Paper(
     name="aernet",
     title="AER-Net (Lima & Braz Junior 2021), Attention Efficient Residual U-Net on CIELAB input",
     rows=ROWS,

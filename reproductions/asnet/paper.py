@@ -24,7 +24,7 @@ from __future__ import annotations
 import keras
 
 from common.cli import ConfigError
-from common.training.experiment import SegmentationPaper, TrainingParts
+from common.training.experiment import Paper, TrainingParts
 from reproductions.asnet.configs import ROWS
 
 __all__ = ["PAPER", "PolyDecay", "CoupledSGD", "build_training", "build_predictor", "make_optimizer",
@@ -196,7 +196,7 @@ def augment(cfg):
     return get_pipeline("asnet_train")
 
 
-PAPER = SegmentationPaper(
+PAPER = Paper(
     name="asnet",
     title="ASNet (Zhu et al. 2020), a ResNet34 U-Net with the adaptive scale module",
     rows=ROWS,
@@ -205,7 +205,6 @@ PAPER = SegmentationPaper(
     build_predictor=build_predictor,
     augment=augment,
     weights_choices=("imagenet", "none", "PATH"),
-    monitor="val_jaccard",
     # The embedded synthetic data: a couple of minutes on a laptop CPU, fold 0 of the 5 (--fold all
     # for every fold). Random initialisation, so it runs offline.
     synthetic_defaults={"epochs": 3, "synthetic_size": 60, "image_size": (64, 64), "batch_size": 8,

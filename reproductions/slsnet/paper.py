@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import math
 
-from common.training.experiment import SegmentationPaper, TrainingParts
+from common.training.experiment import Paper, TrainingParts
 from reproductions.slsnet.configs import ROWS
 
 
@@ -41,7 +41,7 @@ def offline_expand(cfg, images, masks, seed):
     return slsnet_offline_expand(images, masks, seed)
 
 
-PAPER = SegmentationPaper(
+PAPER = Paper(
     name="slsnet",
     title="SLSNet (Sarker et al. 2021), a lightweight pix2pix GAN for skin lesion segmentation",
     rows=ROWS,

@@ -1,0 +1,128 @@
+"""Image classification (ISIC 2019 Task 1 and the synthetic classes): softmax over K classes.
+
+Validation metrics for the monitors: ``val_loss`` (categorical cross-entropy), ``val_accuracy`` and
+``val_balanced_accuracy`` (the mean per-class recall, the ISIC 2019 ranking metric). Scores add the
+per-class recall, the confusion matrix and a Wilson interval of the accuracy. Predictions are written
+as the challenge's CSV of class probabilities: ``image,MEL,NV,BCC,AK,BKL,DF,VASC,SCC,UNK`` for
+ISIC 2019 (UNK, which no training image has, gets 0), ``image,<class names>`` for other data.
+"""
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from common.training.tasks.base import Monitor, PostProcess, Scored, Task
+
+CLASSIFICATION_METRICS = ("accuracy", "balanced_accuracy")
+#: The thesis keeps three checkpoints per classifier (section 4.3).
+THREE_CHECKPOINTS = (Monitor("loss", "val_loss", "min"), Monitor("accuracy", "val_accuracy", "max"),
+                     Monitor("balanced_accuracy", "val_balanced_accuracy", "max"))
+ISIC2019_COLUMNS = ("MEL", "NV", "BCC", "AK", "BKL", "DF", "VASC", "SCC", "UNK")
+
+
+def cross_entropy(labels: np.ndarray, probs: np.ndarray, eps: float = 1e-7) -> float:
+    """Mean categorical cross-entropy of integer labels under class probabilities (clipped as Keras)."""
+    p = np.clip(np.asarray(probs, np.float64), eps, 1 - eps)
+    p = p / p.sum(axis=1, keepdims=True)
+    return float(-np.mean(np.log(p[np.arange(len(labels)), np.asarray(labels, np.int64)])))
+
+
+class ClassificationTask(Task):
+    """Softmax classifiers: labels from ``Sample.label``, batches of one-hot targets.
+
+    Args:
+        n_classes: the width of the softmax (the dataset's class count).
+        monitors: the checkpoints to keep (default: lowest loss, highest accuracy, highest balanced
+            accuracy, as the thesis keeps).
+    """
+
+    kind = "classification"
+    metrics = CLASSIFICATION_METRICS
+    spatial = False
+
+    def __init__(self, n_classes: int | None = None, monitors: Sequence[Monitor] = THREE_CHECKPOINTS):
+        self.n_classes = n_classes
+        self.monitors = tuple(monitors)
+
+    def bind(self, cfg):
+        n = getattr(cfg, "n_classes", None) or self.n_classes
+        return self if n == self.n_classes else type(self)(n, self.monitors)
+
+    def targets(self, masks, samples):
+        labels = [s.label for s in samples]
+        missing = [s.id for s, label in zip(samples, labels) if label is None]
+        if missing:
+            raise ValueError(f"{len(missing)} images have no class label (e.g. {', '.join(missing[:3])}); "
+                             f"a classification row needs labelled data (ISIC 2019's CSV, or the synthetic classes)")
+        labels = np.asarray(labels, np.int64)
+        if self.n_classes is not None and labels.size and labels.max() >= self.n_classes:
+            raise ValueError(f"class {int(labels.max())} found but the model has {self.n_classes} outputs")
+        return labels
+
+    def batches(self, images, targets, cfg, *, seed, augment, shuffle, drop_remainder, preprocess=None):
+        from common.data import ClassificationBatches
+
+        return ClassificationBatches(images, targets, cfg.batch_size, n_classes=self.n_classes, shuffle=shuffle,
+                                     seed=seed, augment=augment, colour_space=getattr(cfg, "colour_space", "rgb"),
+                                     preprocess=preprocess, drop_remainder=drop_remainder)
+
+    def output(self, prediction):
+        return prediction                                   # [B, K] softmax
+
+    def empty_outputs(self, n, hw):
+        return np.zeros((n, self.n_classes or 1), np.float32)
+
+    def validation(self, outputs, targets, samples, loss_fn=None, wanted=()):
+        from common import metrics
+
+        predicted = metrics.labels_from_probabilities(outputs)
+        return {"val_loss": cross_entropy(targets, outputs),
+                "val_accuracy": float(np.mean(predicted == targets)),
+                "val_balanced_accuracy": metrics.balanced_accuracy(targets, predicted, outputs.shape[1])}
+
+    def postprocess(self, cfg):
+        return PostProcess()                                # argmax; nothing to tune
+
+    def score(self, samples, outputs, targets, *, native, post, classes=None):
+        from common import metrics
+
+        k = outputs.shape[1]
+        names = list(classes) if classes else [str(c) for c in range(k)]
+        predicted = metrics.labels_from_probabilities(outputs)
+        recall = metrics.per_class_recall(targets, predicted, k)
+        acc = metrics.accuracy_with_ci(targets, predicted)
+        confusion = np.zeros((k, k), np.int64)
+        for t, p in zip(targets, predicted):
+            if p >= 0:
+                confusion[t, p] += 1
+        per_image = [{"id": s.id, "label": names[int(t)], "predicted": names[int(p)] if p >= 0 else "undecided",
+                      **{f"p_{n}": float(v) for n, v in zip(names, row)}}
+                     for s, t, p, row in zip(samples, targets, predicted, outputs)]
+        mean = {"accuracy": float(acc.accuracy), "balanced_accuracy": float(np.nanmean(recall))}
+        extra = {"per_class_recall": {n: (None if np.isnan(r) else float(r)) for n, r in zip(names, recall)},
+                 "confusion_matrix": {"classes": names, "rows_true_columns_predicted": confusion.tolist()},
+                 "accuracy_ci95": [float(acc.low), float(acc.high)]}
+        return Scored(mean, per_image, extra)
+
+    def write(self, out_dir, items, outputs, post, classes=None):
+        """One CSV, ``predictions.csv``: ``image`` then a probability per class column."""
+        from common.data.names import submission_stem
+        from common.training.records import atomic_write_text
+
+        names = list(classes) if classes else [str(c) for c in range(outputs.shape[1])]
+        columns = list(names)
+        if set(names) <= set(ISIC2019_COLUMNS):
+            columns = list(ISIC2019_COLUMNS)               # the challenge's order, UNK included
+        buf = io.StringIO()
+        writer = csv.writer(buf, lineterminator="\n")
+        writer.writerow(["image", *columns])
+        for (path, _), row in zip(items, outputs):
+            value = dict(zip(names, row))
+            writer.writerow([submission_stem(path), *(f"{float(value.get(c, 0.0)):.6f}" for c in columns)])
+        target = Path(out_dir) / "predictions.csv"
+        atomic_write_text(target, buf.getvalue())
+        return [target]
