@@ -12,7 +12,6 @@ import os
 import sys
 import typing
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Callable, Mapping
 
 import numpy as np
@@ -51,8 +50,6 @@ class Paper:
         fallback_split: the split used where a row's ``official`` split does not exist.
         size_multiple: ``cfg -> int`` (or an int): image height and width must be multiples of it
             (2 to the number of times the network halves the resolution); checked before any work.
-        tables: ``argv -> int``, the paper's ``table`` command (results tables from run records).
-        profile: ``argv -> int``, the paper's ``profile`` command (parameters, MACs, latency).
     """
 
     name: str
@@ -68,8 +65,6 @@ class Paper:
     synthetic_defaults: Mapping[str, Any] = field(default_factory=dict)
     fallback_split: str = "holdout:0.8,0.2"
     size_multiple: Callable[[Any], int] | int = 32   # image sides must divide by it (the net's stride)
-    tables: Callable | None = None
-    profile: Callable | None = None
 
     def task_for(self, cfg):
         """The row's task, bound to the row's config (an attribute task to its attribute)."""
@@ -83,6 +78,17 @@ class Paper:
 
 #: The name the three segmentation papers were declared with before the runner took other tasks.
 SegmentationPaper = Paper
+
+
+def build_or_explain(build: Callable, *args, **kwargs):
+    """``build(*args, **kwargs)``; pretrained weights that cannot be had become a command-line error
+    saying what to do (where Keras caches them, or ``--encoder-weights none``)."""
+    from common.backbones import WeightsUnavailableError
+
+    try:
+        return build(*args, **kwargs)
+    except WeightsUnavailableError as exc:
+        raise ConfigError(f"{exc}\nOr train from scratch with --encoder-weights none.") from exc
 
 
 # -- configs -----------------------------------------------------------------------------------

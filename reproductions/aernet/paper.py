@@ -13,22 +13,18 @@ which is what the paper describes (100 epochs, then the test images).
 from __future__ import annotations
 
 from common.cli import ConfigError
-from common.training.experiment import Paper, TrainingParts
+from common.training.experiment import Paper, TrainingParts, build_or_explain
 from reproductions.aernet.configs import ROWS, UNET_ENCODER
 
 
 def _model(cfg, encoder_weights):
     """``build_model`` with a clean command-line error for weights a row cannot take or get."""
-    from common.backbones import WeightsUnavailableError
     from reproductions.aernet.model import build_model
 
     if cfg.encoder == UNET_ENCODER and encoder_weights is not None:
         raise ConfigError(f"this row's encoder is the original U-Net trained from scratch (Table 2): "
                           f"--encoder-weights accepts only none, got {encoder_weights!r}")
-    try:
-        return build_model(cfg, encoder_weights=encoder_weights)
-    except WeightsUnavailableError as exc:
-        raise ConfigError(f"{exc}\nOr train from scratch with --encoder-weights none.") from exc
+    return build_or_explain(build_model, cfg, encoder_weights=encoder_weights)
 
 
 def build_training(cfg, encoder_weights=None) -> TrainingParts:

@@ -16,6 +16,8 @@ from __future__ import annotations
 import keras
 from keras import ops
 
+from common.backbones.blocks import conv_bn_relu
+
 __all__ = [
     "SharedDilatedConv2D",
     "ScaleAwareFusion",
@@ -168,11 +170,7 @@ class ScaledResidual(keras.layers.Layer):
 
 
 def _conv_bn_relu(x, filters, kernel_size, name):
-    x = keras.layers.Conv2D(
-        filters, kernel_size, padding="same", use_bias=False, kernel_initializer="he_normal", name=f"{name}_conv"
-    )(x)
-    x = keras.layers.BatchNormalization(name=f"{name}_bn")(x)
-    return keras.layers.Activation("relu", name=f"{name}_relu")(x)
+    return conv_bn_relu(x, filters, name, kernel_size=kernel_size)
 
 
 def scale_aware_module(m_a, m_b, channels: int = 128, name: str = "sam"):

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import keras
 
-from common.backbones import build_encoder
+from common.backbones import build_encoder, unet
+from common.backbones.blocks import conv_bn_relu, residual_block, sigmoid_head
 
 from .configs import Config
 from .layers import adaptive_scale_module
@@ -22,28 +23,9 @@ from .layers import adaptive_scale_module
 __all__ = ["build_model", "build_encoder_unet", "build_unet"]
 
 
-def _conv_bn_relu(x, filters: int, name: str):
-    x = keras.layers.Conv2D(
-        filters, 3, padding="same", use_bias=False, kernel_initializer="he_normal", name=f"{name}_conv"
-    )(x)
-    x = keras.layers.BatchNormalization(name=f"{name}_bn")(x)
-    return keras.layers.Activation("relu", name=f"{name}_relu")(x)
-
-
-def _residual_block(x, filters: int, name: str):
-    """Basic residual block (He et al. 2016): conv-BN-ReLU-conv-BN + identity, ReLU."""
-    y = _conv_bn_relu(x, filters, name=f"{name}_a")
-    y = keras.layers.Conv2D(
-        filters, 3, padding="same", use_bias=False, kernel_initializer="he_normal", name=f"{name}_b_conv"
-    )(y)
-    y = keras.layers.BatchNormalization(name=f"{name}_b_bn")(y)
-    y = keras.layers.Add(name=f"{name}_add")([x, y])
-    return keras.layers.Activation("relu", name=f"{name}_relu")(y)
-
-
-def _head(x):
-    x = keras.layers.Conv2D(1, 1, name="head_conv")(x)
-    return keras.layers.Activation("sigmoid", dtype="float32", name="mask")(x)
+_conv_bn_relu = conv_bn_relu
+_residual_block = residual_block
+_head = sigmoid_head
 
 
 def _check_size(cfg: Config, multiple: int):
@@ -95,11 +77,9 @@ def build_encoder_unet(cfg: Config) -> keras.Model:
 
 
 def build_unet(cfg: Config) -> keras.Model:
-    """The U-Net row of Table 2 (Ronneberger et al. 2015), trained from scratch.
-
-    Four 2x2 max-poolings; each level two 3x3 conv + BN + ReLU ('same' padding, so the output has
-    the input's size, and BN, which the 2015 network predates); 2x2 transposed-convolution
-    up-sampling; widths `cfg.unet_filters` (64 ... 1024 as the original).
+    """The U-Net row of Table 2 (Ronneberger et al. 2015), trained from scratch: the suite's shared
+    :func:`common.backbones.unet.build_unet` with widths ``cfg.unet_filters`` (64 ... 1024 as the
+    original).
 
     Args:
         cfg: a `Config` with architecture "unet"; uses image_size and unet_filters.
@@ -107,26 +87,8 @@ def build_unet(cfg: Config) -> keras.Model:
     Returns:
         keras.Model "unet": [B, H, W, 3] -> [B, H, W, 1] sigmoid.
     """
-    depth = len(cfg.unet_filters) - 1
-    _check_size(cfg, 2**depth)
-    height, width = cfg.image_size
-    inputs = keras.Input((height, width, 3), name="image")
-    x = inputs
-    skips = []
-    for level, filters in enumerate(cfg.unet_filters[:-1], start=1):
-        x = _conv_bn_relu(x, filters, name=f"down{level}_1")
-        x = _conv_bn_relu(x, filters, name=f"down{level}_2")
-        skips.append(x)
-        x = keras.layers.MaxPooling2D(2, name=f"down{level}_pool")(x)
-    x = _conv_bn_relu(x, cfg.unet_filters[-1], name="bottom_1")
-    x = _conv_bn_relu(x, cfg.unet_filters[-1], name="bottom_2")
-    for level in range(depth, 0, -1):
-        filters = cfg.unet_filters[level - 1]
-        x = keras.layers.Conv2DTranspose(filters, 2, strides=2, name=f"up{level}_upconv")(x)
-        x = keras.layers.Concatenate(name=f"up{level}_concat")([skips[level - 1], x])
-        x = _conv_bn_relu(x, filters, name=f"up{level}_1")
-        x = _conv_bn_relu(x, filters, name=f"up{level}_2")
-    return keras.Model(inputs, _head(x), name="unet")
+    _check_size(cfg, 2 ** (len(cfg.unet_filters) - 1))
+    return unet.build_unet(cfg.image_size, cfg.unet_filters, name="unet")
 
 
 def build_model(cfg: Config) -> keras.Model:

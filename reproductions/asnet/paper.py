@@ -24,7 +24,7 @@ from __future__ import annotations
 import keras
 
 from common.cli import ConfigError
-from common.training.experiment import Paper, TrainingParts
+from common.training.experiment import Paper, TrainingParts, build_or_explain
 from reproductions.asnet.configs import ROWS
 
 __all__ = ["PAPER", "PolyDecay", "CoupledSGD", "build_training", "build_predictor", "make_optimizer",
@@ -143,17 +143,13 @@ def build_network(cfg, encoder_weights=None) -> keras.Model:
     """
     import dataclasses
 
-    from common.backbones import WeightsUnavailableError
     from reproductions.asnet.model import build_model
 
     scale, offset = _check_preprocessing(cfg)
     if cfg.architecture == "unet" and encoder_weights is not None:
         raise ConfigError("the U-Net row is trained from scratch (Table 2): --encoder-weights accepts only "
                           f"none, got {encoder_weights!r}")
-    try:
-        inner = build_model(dataclasses.replace(cfg, encoder_weights=encoder_weights))
-    except WeightsUnavailableError as exc:
-        raise ConfigError(f"{exc}\nOr train from scratch with --encoder-weights none.") from exc
+    inner = build_or_explain(build_model, dataclasses.replace(cfg, encoder_weights=encoder_weights))
     set_bn_momentum(inner, cfg.bn_momentum)
     inputs = keras.Input(inner.input_shape[1:], name="image_01")
     x = keras.layers.Rescaling(scale, offset, name="input_scaling")(inputs)

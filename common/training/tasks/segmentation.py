@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Sequence
 
 import numpy as np
 
@@ -69,8 +69,6 @@ class SegmentationTask(Task):
         return targets[i, ..., 0]
 
     def validation(self, outputs, targets, samples, loss_fn=None, wanted=()):
-        from common import metrics
-
         truths = [self._truth(targets, i).astype(bool) for i in range(len(outputs))]
         preds = [outputs[i] >= 0.5 for i in range(len(outputs))]
         result = {f"val_{k}": float(v) for k, v in

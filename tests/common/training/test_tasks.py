@@ -16,7 +16,6 @@ from PIL import Image
 sys.path.insert(0, str(Path(__file__).parent))
 from toy_papers import ATTRIBUTES, CLASSIFIER, LESION  # noqa: E402
 
-from common import metrics  # noqa: E402
 from common.training.commands import evaluate_main, predict_main, train_main  # noqa: E402
 from common.training.records import read_csv  # noqa: E402
 from common.training.tasks import (AttributeTask, ClassificationTask, Member, Monitor, PostProcess,  # noqa: E402
