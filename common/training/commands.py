@@ -188,7 +188,8 @@ def _train(paper, args, where: _Progress | None = None) -> list[Path]:
         base = dataclasses.replace(base, **quick)
         if args.synthetic_size is None:
             args.synthetic_size = paper.synthetic_defaults.get("synthetic_size")
-        print(f"synthetic data: quick defaults {quick} (override with --epochs/--set)", file=sys.stderr)
+        shown = {**quick, **({"synthetic_size": args.synthetic_size} if args.synthetic_size else {})}
+        print(f"synthetic data: quick defaults {shown} (override with --epochs/--set)", file=sys.stderr)
     cfg = ex.resolve_config(base, args)
     _check_image_size(paper, cfg)
     weights = _weights(paper, args.encoder_weights, cfg)
@@ -614,8 +615,8 @@ def evaluate_main(paper: ex.Paper, argv: Sequence[str] | None = None) -> dict:
 
 
 def _evaluate(paper, args) -> dict:
+    views = _views(args)                      # a bad --tta fails before any model is built
     runs = [open_run(paper, r, args.checkpoint) for r in args.run_dir]
-    views = _views(args)
     if runs[0].task.kind == "attributes" and len({r.task.name for r in runs}) > 1:
         return _evaluate_attributes(paper, args, runs, views)
     return _evaluate_group(paper, args, runs, views)
@@ -651,7 +652,8 @@ def _evaluate_group(paper, args, runs, views) -> dict:
 
 def _describe_predictor(runs, views, post) -> str:
     what = f"{len(runs)} runs averaged" if len(runs) > 1 else "1 run"
-    return f"{what}, {len(views)} view(s), {post.describe()}"
+    rule = "argmax" if runs[0].task.kind == "classification" else post.describe()
+    return f"{what}, {len(views)} view(s), {rule}"
 
 
 def _evaluate_attributes(paper, args, runs, views) -> dict:
@@ -785,9 +787,9 @@ def _predict(paper, args) -> list[Path]:
     from common.data.decode import read_image
     from common.data.splits import load_split
 
-    runs = [open_run(paper, r, args.checkpoint) for r in args.run_dir]
     views = _views(args)
     files = _collect_images(args.inputs)
+    runs = [open_run(paper, r, args.checkpoint) for r in args.run_dir]
     out_dir = Path(args.out)
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []

@@ -1,9 +1,11 @@
-"""From command-line arguments to a finished segmentation run: data, split, batches, training,
-evaluation with the challenge's metrics, and the run record.
+"""From command-line arguments to a finished run: data, split, training parts, the predict function
+and the run record.
 
-A paper package describes itself with a :class:`SegmentationPaper` (its rows, how to build its
-models and training step, its colour space and augmentation); ``train_main``, ``evaluate_main`` and
-``predict_main`` in :mod:`common.training.commands` do the rest, the same way for every paper.
+A paper package declares itself once with a :class:`Paper` (its rows, a task per row, how to build
+its models and training step, its augmentation); ``train_main``, ``evaluate_main`` and
+``predict_main`` in :mod:`common.training.commands` do the rest, the same way for every paper, and
+the row's :class:`~common.training.tasks.Task` decides what differs between lesion masks, attribute
+masks and classes.
 """
 from __future__ import annotations
 

@@ -258,3 +258,31 @@ def test_checkpoint_files_of_monitors():
     assert Monitor("x", "val_x", "min").better(0.1, 0.2) and not Monitor("x", "val_x").better(0.1, 0.2)
     with pytest.raises(ValueError):
         Monitor("x", "val_x", "lowest")
+
+
+def test_a_classifier_killed_mid_run_resumes_to_the_same_three_checkpoints(classifier_run, tmp_path, monkeypatch):
+    from common.training import steps
+
+    real_call = steps.Step.__call__
+    calls = {"n": 0}
+    per_epoch = len(json.loads((classifier_run / "split.json").read_text())["train"]) // 8
+
+    def dying(self, x, y):
+        calls["n"] += 1
+        if calls["n"] == per_epoch + 2:
+            raise KeyboardInterrupt("simulated kill")
+        return real_call(self, x, y)
+
+    run_dir = tmp_path / "run"
+    monkeypatch.setattr(steps.Step, "__call__", dying)
+    with pytest.raises(SystemExit) as stopped:
+        train_main(CLASSIFIER, ["--quiet", "--epochs", "3", "--run-dir", str(run_dir)])
+    assert stopped.value.code == 130
+    monkeypatch.setattr(steps.Step, "__call__", real_call)
+    train_main(CLASSIFIER, ["--quiet", "--resume", "--run-dir", str(run_dir)])
+    full, resumed = (json.loads((r / "metrics.json").read_text()) for r in (classifier_run, run_dir))
+    assert resumed["checkpoints"] == full["checkpoints"]
+    state = lambda r: json.loads((r / "state.json").read_text())["checkpoints"]  # noqa: E731
+    assert state(run_dir) == state(classifier_run)
+    strip = lambda rows: [{k: v for k, v in r.items() if k != "seconds"} for r in rows]  # noqa: E731
+    assert strip(read_csv(run_dir / "history.csv")) == strip(read_csv(classifier_run / "history.csv"))
