@@ -640,7 +640,8 @@ def _evaluate_group(paper, args, runs, views) -> dict:
     outputs = predict(images, batch_size=8, progress=not args.json)
     scored = task.score(samples, outputs, targets, native=index.name != "synthetic", post=post,
                         classes=index.classes)
-    stem = f"evaluate_{index.name}_{split}" + ("" if len(runs) == 1 and args.tta == "none" else "_ensemble")
+    stem = (f"evaluate_{index.name}_{split}" + ("_ensemble" if len(runs) > 1 else "")
+            + ("" if args.tta == "none" else f"_tta-{args.tta}"))
     csv_path = first.run_dir / f"{stem}.csv"
     records.write_csv(csv_path, scored.per_image)
     return {"run_dir": str(first.run_dir), "runs": [str(r.run_dir) for r in runs], "task": task.kind,
