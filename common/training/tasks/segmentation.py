@@ -219,15 +219,6 @@ class AttributeTask(SegmentationTask):
 
         return attribute_mask_name(image_path, self.name)
 
-    def validation(self, outputs, targets, samples, loss_fn=None, wanted=()):
-        truths = [targets[i, ..., 0].astype(bool) for i in range(len(outputs))]
-        preds = [outputs[i] >= 0.5 for i in range(len(outputs))]
-        mean, _, _ = self._scores(truths, preds, [s.id for s in samples])
-        result = {f"val_{k}": float(v) for k, v in mean.items()}
-        if "val_loss" in wanted and loss_fn is not None:
-            result["val_loss"] = loss_in_batches(loss_fn, np.asarray(targets, np.float32), outputs[..., None])
-        return result
-
 
 def combine_attributes(scored: dict[str, Scored]) -> Scored:
     """The Task 2 result of several attribute runs: each attribute's scores and their mean."""
