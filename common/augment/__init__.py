@@ -14,11 +14,11 @@ Online use (per sample, inside the batch iterator)::
 
 Offline use (grow the training set once, before training)::
 
-    images8, masks8 = slsnet_offline_expand(images, masks, seed=0)   # exactly 8x
-    images3, masks3 = expand_dataset(images, masks, [augment] * 3, seed=0)
+    images3, masks3 = expand_dataset(images, masks, [augment] * 3, seed=0)   # exactly 3x
 
 albumentations (>= 2.0) does the work where it has the operation; each call re-seeds it from ``rng`` (see
-:class:`AlbumentationsTransform`). The named pipelines and what each paper states are in ``pipelines.py``.
+:class:`AlbumentationsTransform`). Shared named pipelines are in ``pipelines.py``; a paper's own
+augmentation is in its package.
 """
 from .core import (
     AlbumentationsTransform,
@@ -34,15 +34,10 @@ from .core import (
 from .hair import HairOcclusion
 from .pipelines import (
     PIPELINES,
-    SLSNET_OFFLINE_VARIANTS,
-    asnet_train,
     classification_train,
     flips,
     get_pipeline,
     none,
-    slsnet_offline_expand,
-    slsnet_online,
-    slsnet_variants,
     transfer_ensemble_train,
 )
 from .transforms import (
@@ -72,6 +67,5 @@ __all__ = [
     "HorizontalFlip", "VerticalFlip", "Affine", "Rotate", "Zoom", "Translate", "Shear",
     "Gamma", "CLAHE", "ChannelShift", "IntensityScale", "ContrastStretch", "GaussianBlur", "UnsharpMask",
     "IlluminationGradient", "GaussianNoise", "SpeckleNoise", "SaltPepperNoise", "HairOcclusion",
-    "PIPELINES", "get_pipeline", "SLSNET_OFFLINE_VARIANTS", "slsnet_variants", "slsnet_offline_expand",
-    "slsnet_online", "none", "flips", "asnet_train", "transfer_ensemble_train", "classification_train",
+    "PIPELINES", "get_pipeline", "none", "flips", "transfer_ensemble_train", "classification_train",
 ]

@@ -79,7 +79,7 @@ def parameter_table(results_dir: Path, size: int = 256) -> str:
     from reproductions.aernet.profile import build
     from common.profiling_cli import profile_row
 
-    lines = [f"## Parameters per row (ours; the paper gives none)", "",
+    lines = ["## Parameters per row (ours; the paper gives none)", "",
              f"Every weight of the model built at {size}x{size} with `encoder_weights=None` (batch-norm "
              "statistics included); MACs per image over the convolutions. From "
              "`python -m reproductions.aernet.profile --all --no-latency`.", "",
@@ -117,7 +117,7 @@ def main(argv=None) -> int:
     parser.add_argument("--runs-root", default=os.environ.get("SLR_RUNS_DIR", str(REPO / "runs")),
                         help="where the run folders are (default: runs/, or $SLR_RUNS_DIR)")
     parser.add_argument("--results-dir", default=str(REPO / "results" / "aernet"), help="output folder")
-    parser.add_argument("--skip-params", action="store_true",
+    parser.add_argument("--skip-profile", "--skip-params", dest="skip_params", action="store_true",
                         help="do not rebuild the parameter table (building all 13 models takes minutes "
                              "on a CPU); an existing parameters.md is kept")
     args = parser.parse_args(argv)

@@ -15,7 +15,7 @@
 * Batch normalisation: every BN layer's moving-statistics momentum is ``cfg.bn_momentum`` (0.9, the
   Keras form of PyTorch's default 0.1; the paper names no framework), not Keras's 0.99, whose
   statistics lag far behind the weights over a run of a few hundred steps.
-* Augmentation: "online randomly left-right flipping" (``get_pipeline("asnet_train")``).
+* Augmentation: "online randomly left-right flipping" (``augment`` below).
 * Split: ``kfold:5`` (the config's ``split``); each fold's run trains on four folds and scores the
   fifth as its ``test`` part. There is no validation part: the last epoch's weights are kept.
 """
@@ -187,9 +187,9 @@ def augment(cfg):
         return None
     if cfg.augment != "flip_lr":
         raise ConfigError(f"augment {cfg.augment!r}: choose flip_lr (section 2.5) or none")
-    from common.augment import get_pipeline
+    from common.augment import Compose, HorizontalFlip
 
-    return get_pipeline("asnet_train")
+    return Compose([HorizontalFlip(p=0.5)])  # probability 1/2: "randomly"
 
 
 PAPER = Paper(

@@ -29,14 +29,14 @@ def augment(cfg):
     """Online augmentation (section 4.3 says it gave similar results to the 8x offline set)."""
     if cfg.augmentation != "online":
         return None
-    from common.augment import get_pipeline
+    from reproductions.slsnet.augment import slsnet_online
 
-    return get_pipeline("slsnet_online")
+    return slsnet_online()
 
 
 def offline_expand(cfg, images, masks, seed):
     """The 8x offline augmentation of section 4.3 (flips, gamma 0.5/1.0/1.5, CLAHE clip 1-2)."""
-    from common.augment import slsnet_offline_expand
+    from reproductions.slsnet.augment import slsnet_offline_expand
 
     return slsnet_offline_expand(images, masks, seed)
 

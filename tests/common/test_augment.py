@@ -165,49 +165,9 @@ def test_contrast_stretch_directions():
     assert up.std() > image.std() > down.std()
 
 
-def test_slsnet_offline_expand_is_exactly_8x_in_documented_order():
-    images = np.stack([_sample(s)[0] for s in range(3)])
-    masks = np.stack([_sample(s)[1] for s in range(3)])
-    out_images, out_masks = aug.slsnet_offline_expand(images, masks, seed=0)
-    assert len(aug.SLSNET_OFFLINE_VARIANTS) == 8
-    assert out_images.shape == (24, H, W, 3) and out_masks.shape == (24, H, W, 1)
-    assert out_images.dtype == np.uint8 and set(np.unique(out_masks)) <= {0, 1}
-    for i in range(3):
-        block_images, block_masks = out_images[8 * i:8 * i + 8], out_masks[8 * i:8 * i + 8]
-        np.testing.assert_array_equal(block_images[0], images[i])
-        np.testing.assert_array_equal(block_images[1], images[i][:, ::-1])
-        np.testing.assert_array_equal(block_images[2], images[i][::-1])
-        np.testing.assert_array_equal(block_images[3], images[i][::-1, ::-1])
-        np.testing.assert_array_equal(block_masks[3], masks[i][::-1, ::-1])
-        np.testing.assert_array_equal(block_images[4], exposure.adjust_gamma(images[i], 0.5))
-        for v in (0, 4, 5, 6, 7):  # photometric variants keep the mask
-            np.testing.assert_array_equal(block_masks[v], masks[i])
-        assert len({block_images[v].tobytes() for v in range(8)}) == 8
-    again = aug.slsnet_offline_expand(images, masks, seed=0)
-    np.testing.assert_array_equal(again[0], out_images)
-    other, _ = aug.slsnet_offline_expand(images, masks, seed=1)
-    np.testing.assert_array_equal(other[:6], out_images[:6])  # only the CLAHE limits are random
-    assert not np.array_equal(other[6:8], out_images[6:8])
-    unlabelled, none = aug.slsnet_offline_expand(images, None, seed=0)
-    assert none is None and len(unlabelled) == 24
-
-
-def test_slsnet_online_gives_one_of_the_offline_variants():
-    image, mask = _sample()
-    online = aug.slsnet_online()
-    flips = [mask, mask[:, ::-1], mask[::-1], mask[::-1, ::-1]]
-    seen = set()
-    for seed in range(40):
-        out_image, out_mask = online(image, mask, np.random.default_rng(seed))
-        assert any(np.array_equal(out_mask, f) for f in flips)
-        seen.add(out_image.tobytes())
-    assert len(seen) >= 6
-
-
 def test_registry_pipelines_run_deterministically():
     image, mask = _sample()
-    assert {"none", "flips", "slsnet_online", "asnet_train", "transfer_ensemble_train",
-            "classification_train"} <= set(aug.PIPELINES)
+    assert {"none", "flips", "transfer_ensemble_train", "classification_train"} <= set(aug.PIPELINES)
     for name in aug.PIPELINES:
         pipeline = aug.get_pipeline(name)
         first = pipeline(image, mask, np.random.default_rng(7))
@@ -220,15 +180,6 @@ def test_registry_pipelines_run_deterministically():
     assert len(outputs) >= 5
     with pytest.raises(ValueError, match="known"):
         aug.get_pipeline("no_such_pipeline")
-
-
-def test_asnet_flips_left_right_only():
-    image, mask = _sample()
-    results = [aug.asnet_train()(image, mask, np.random.default_rng(s)) for s in range(20)]
-    kinds = {("same" if np.array_equal(i, image) else "lr") for i, _ in results}
-    assert kinds == {"same", "lr"}
-    for out_image, out_mask in results:
-        assert np.array_equal(out_image, image) or np.array_equal(out_image, image[:, ::-1])
 
 
 def test_compose_oneof_expand_and_pickle():

@@ -1,7 +1,8 @@
-"""ASNet's commands end to end on tiny settings: 5-fold style training (--fold all / --fold K /
---resume), the poly schedule and coupled weight decay, evaluate, predict, profile, table, notebook.
+"""What is ASNet's own in its commands: 5-fold style training (--fold all / --fold K), the poly
+schedule and coupled weight decay, its options, profile, its tables' fold rows. The runner behaviours
+(resume, evaluate, predict, table, notebook) are ``../test_runner.py``.
 
-The runner tests train the U-Net row narrowed to widths 4-8-16 on 20 synthetic 32x32 images (2
+The shared tiny run (``../conftest.py``) trains the U-Net row narrowed to widths 4-8-16 on 20 synthetic 32x32 images (2
 folds, 2 epochs, 2 steps per epoch): every piece the ASNet row uses in the runner (input scaling,
 BN momentum, optimizer, schedule, augmentation, folds, scoring) is the same code, and a ResNet34 train
 step takes about a minute to trace on a CPU. Every row's full model is built by the profile test.
@@ -11,14 +12,12 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import os
 import shutil
 from pathlib import Path
 
 import keras
 import numpy as np
 import pytest
-from PIL import Image
 
 from common.training.records import read_csv
 
@@ -36,16 +35,6 @@ def train(argv):
     from reproductions.asnet.train import main
 
     return main(argv)
-
-
-@pytest.fixture(scope="module")
-def folds(tmp_path_factory):
-    root = tmp_path_factory.mktemp("runs")
-    run_dirs = train([*COMMON, *TINY, "--epochs", str(EPOCHS), "--fold", "all", "--runs-root", str(root)])
-    return root, [Path(p) for p in run_dirs]
-
-
-# ------------------------------------------------------------------ optimizer (section 2.5)
 
 
 def test_poly_schedule_and_its_serialization():
@@ -109,6 +98,12 @@ def test_runner_passes_the_epoch_length_to_build_training_that_asks_for_it():
 # ------------------------------------------------------------------ train --fold all / K / resume
 
 
+@pytest.fixture
+def folds(tiny_runs):
+    t = tiny_runs("asnet")
+    return t.root, t.runs
+
+
 def test_fold_all_writes_one_run_per_fold_scoring_its_held_out_fold(folds):
     root, runs = folds
     assert [r.name.split("-")[1] for r in runs] == ["fold0", "fold1"]
@@ -145,43 +140,6 @@ def test_poly_schedule_ran_to_the_end_of_the_run(folds):
     assert float(opt._learning_rate(iterations)) == 0.0
 
 
-def test_one_fold_then_resume_after_interruption(folds, tmp_path, monkeypatch):
-    """``--fold 1`` alone, killed at the start of epoch 2, resumed: the run of ``--fold all`` again."""
-    from common.training import steps
-
-    real_call = steps.SupervisedStep.__call__
-    calls = {"n": 0}
-
-    def dying(self, x, y):
-        calls["n"] += 1
-        if calls["n"] == STEPS + 1:
-            raise KeyboardInterrupt("simulated kill")
-        return real_call(self, x, y)
-
-    root = tmp_path / "runs"
-    argv = [*COMMON, *TINY, "--epochs", str(EPOCHS), "--fold", "1", "--runs-root", str(root)]
-    monkeypatch.setattr(steps.SupervisedStep, "__call__", dying)
-    with pytest.raises(SystemExit) as stopped:     # Ctrl-C: one line, the resume command, 130
-        train(argv)
-    assert stopped.value.code == 130
-    (run,) = (root / "asnet" / "u-net").iterdir()
-    assert run.name.startswith("synthetic-fold1-")
-    assert json.loads((run / "state.json").read_text())["epochs_done"] == 1
-    assert not (run / "metrics.json").exists()
-    monkeypatch.setattr(steps.SupervisedStep, "__call__", real_call)
-    (resumed,) = train([*argv, "--resume"])
-    assert Path(resumed) == run and len(list((root / "asnet" / "u-net").iterdir())) == 1
-    full = folds[1][1]
-    assert json.loads((run / "split.json").read_text()) == json.loads((full / "split.json").read_text())
-    got = json.loads((run / "metrics.json").read_text())
-    want = json.loads((full / "metrics.json").read_text())
-    assert got["fold"] == 1 and got["epochs_done"] == EPOCHS
-    for key in KEYS:
-        assert got["scores"]["test"][key] == want["scores"]["test"][key], key
-    losses = [h["loss"] for h in read_csv(run / "history.csv")]
-    assert losses == [h["loss"] for h in read_csv(full / "history.csv")]
-
-
 @pytest.mark.parametrize("argv, message", [
     (["--fold", "2"], "--fold 2: choose 0..1 or all"),
     (["--set", "no_such_key=1"], "unknown config key 'no_such_key'"),
@@ -197,41 +155,6 @@ def test_bad_options_are_clean_errors(argv, message, capsys, tmp_path):
 
 
 # ------------------------------------------------------------------ evaluate, predict
-
-
-def test_evaluate_json_scores_the_held_out_fold(folds, capsys):
-    from reproductions.asnet.evaluate import main
-
-    run = folds[1][1]
-    main(["--run-dir", str(run), "--json"])
-    out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    assert set(out) >= {"run_dir", "dataset", "split", "n", "csv", "mean", "per_image"}
-    assert out["split"] == "test" and out["dataset"] == "synthetic" and out["n"] == 10
-    assert set(out["mean"]) == KEYS and len(out["per_image"]) == 10
-    test_ids = json.loads((run / "split.json").read_text())["test"]
-    assert sorted(r["id"] for r in out["per_image"]) == sorted(test_ids)
-    saved = json.loads((run / "metrics.json").read_text())["scores"]["test"]
-    assert out["mean"]["jaccard"] == pytest.approx(saved["jaccard"], abs=1e-6)
-
-
-def test_predict_writes_binary_masks_at_each_inputs_size(folds, tmp_path):
-    from reproductions.asnet.predict import main
-
-    src = tmp_path / "in"
-    src.mkdir()
-    rng = np.random.default_rng(0)
-    Image.fromarray(rng.integers(0, 255, (45, 60, 3), dtype=np.uint8)).save(src / "ISIC_0000001.jpg")
-    Image.fromarray(rng.integers(0, 255, (30, 40, 3), dtype=np.uint8)).save(src / "IMD999.bmp")
-    out = tmp_path / "out"
-    written = main(["--run-dir", str(folds[1][0]), str(src), "--out", str(out)])
-    assert len(written) == 2
-    a = np.asarray(Image.open(out / "ISIC_0000001_segmentation.png"))
-    b = np.asarray(Image.open(out / "IMD999_segmentation.png"))
-    assert a.shape == (45, 60) and b.shape == (30, 40)
-    assert set(np.unique(a)) <= {0, 255} and set(np.unique(b)) <= {0, 255}
-
-
-# ------------------------------------------------------------------ profile
 
 
 def test_profile_json_lists_every_row(capsys):
@@ -343,20 +266,3 @@ def test_asnet_row_trains_every_fold(tmp_path):
         metrics = json.loads((Path(run) / "metrics.json").read_text())
         assert metrics["row"] == "ASNet" and math.isfinite(metrics["scores"]["test"]["jaccard"])
 
-
-def test_notebook_executes_top_to_bottom(folds):
-    nbformat = pytest.importorskip("nbformat")
-    nbclient = pytest.importorskip("nbclient")
-    nb = nbformat.read(REPO / "notebooks" / "asnet.ipynb", as_version=4)
-    env = {"SLR_RUNS_DIR": str(folds[0]), "NOTEBOOK_RUN_DIR": str(folds[1][0])}
-    old = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    try:
-        nbclient.NotebookClient(nb, timeout=600, kernel_name="python3",
-                                resources={"metadata": {"path": str(REPO)}}).execute()
-    finally:
-        for k, v in old.items():
-            os.environ.pop(k) if v is None else os.environ.__setitem__(k, v)
-    outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
-    assert not [o for o in outputs if o.get("output_type") == "error"]
-    assert any("image/png" in o.get("data", {}) for o in outputs), "no figure was drawn"

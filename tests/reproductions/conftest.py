@@ -1,0 +1,82 @@
+"""One tiny training run per registered paper, shared by every test of the session that needs one.
+
+``TINY[name]`` is the paper's command line for that run: the row's architecture with a few filters,
+small synthetic images, a few epochs. A new paper adds its line here; the runner behaviours of
+``test_runner.py`` then run on it without another line of test code.
+"""
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+#: Per paper: the arguments of its tiny run, its epochs, the split it scores, and what the first
+#: command adds (``first_argv``) against what a command making one run adds (``one_argv``, the run
+#: being ``runs[one_index]`` of the first: ASNet trains ``--fold all``, then one fold alone).
+TINY = {
+    "slsnet": dict(
+        argv=["--synthetic-size", "32", "--image-size", "32", "--batch-size", "4", "--seed", "3", "--quiet",
+              "--set", "multiscale_width=4", "--set", "widths=4,8,16", "--set", "num_fams=1,1",
+              "--set", "fam_dilations=1", "--set", "decoder_widths=8,4", "--set", "decoder_fams=1",
+              "--set", "disc_widths=4,8,16", "--set", "augmentation=none"],
+        epochs=4, split="val", n_images=32),
+    "aernet": dict(
+        argv=["--row", "Attention + Residual connections + U-Net", "--encoder-weights", "none",
+              "--image-size", "32", "--synthetic-size", "16", "--batch-size", "4",
+              "--seed", "3", "--quiet", "--set", "unet_encoder_filters=4,8,16,32,64",
+              "--set", "decoder_filters=32,16,8,4"],
+        epochs=2, split="val", n_images=16),
+    "asnet": dict(
+        argv=["--row", "U-Net", "--set", "unet_filters=4,8,16", "--synthetic-size", "20",
+              "--image-size", "32x32", "--batch-size", "4", "--split", "kfold:2", "--seed", "3", "--quiet"],
+        epochs=2, split="test", n_images=20, first_argv=["--fold", "all"], one_argv=["--fold", "1"],
+        one_index=1),
+}
+
+
+@dataclass
+class TinyRuns:
+    """The runs of one paper's tiny command: ``root`` (the runs root) and ``runs`` (their folders)."""
+
+    name: str
+    root: Path
+    runs: list[Path]
+    argv: list[str]
+    epochs: int
+    split: str
+    n_images: int
+    first_argv: list[str] = field(default_factory=list)
+    one_argv: list[str] = field(default_factory=list)
+    one_index: int = 0
+
+    @property
+    def run(self) -> Path:
+        """The run that :meth:`train_argv` (one run) makes again."""
+        return self.runs[self.one_index]
+
+    def train_argv(self, epochs: int | None = None) -> list[str]:
+        """The command line making :attr:`run` alone (``epochs`` to change its length)."""
+        return [*self.argv, "--epochs", str(epochs or self.epochs), *self.one_argv]
+
+    def command(self, command: str):
+        return importlib.import_module(f"reproductions.{self.name}.{command}").main
+
+
+@pytest.fixture(scope="session")
+def tiny_runs(tmp_path_factory):
+    """``tiny_runs(name)``: the paper's tiny run, trained the first time a test asks for it."""
+    done: dict[str, TinyRuns] = {}
+
+    def get(name: str) -> TinyRuns:
+        if name not in done:
+            spec = dict(TINY[name])
+            root = tmp_path_factory.mktemp(f"runs-{name}")
+            train = importlib.import_module(f"reproductions.{name}.train").main
+            argv = [*spec["argv"], "--epochs", str(spec["epochs"]), *spec.get("first_argv", [])]
+            runs = [Path(p) for p in train([*argv, "--runs-root", str(root)])]
+            done[name] = TinyRuns(name=name, root=root, runs=runs, **spec)
+        return done[name]
+
+    return get
