@@ -121,6 +121,18 @@ def apply_overrides(config: Any, overrides: Sequence[str] | Mapping[str, Any]) -
     return dataclasses.replace(config, **changes)
 
 
+def check_choices(config: Any) -> None:
+    """Refuse a text field whose value the code does not support, naming those it does.
+
+    A config class lists them in its ``CHOICES`` class attribute (field -> accepted values)."""
+    for name, allowed in getattr(type(config), "CHOICES", {}).items():
+        value = getattr(config, name)
+        if value not in allowed:
+            shown = ", ".join("none" if a is None else str(a) for a in allowed)
+            raise ConfigError(f"{name}={value!r} is not supported by {type(config).__name__}; choose "
+                              + (f"one of {shown}" if len(allowed) > 1 else f"{shown} (the only one)"))
+
+
 def _split(item: str) -> tuple[str, str]:
     if "=" not in item:
         raise ConfigError(f"--set expects key=value, got {item!r}")
@@ -206,6 +218,10 @@ def add_common_train_arguments(parser: argparse.ArgumentParser, *, default_row: 
     parser.add_argument("--finish", action="store_true",
                         help="with --resume: stop the run at its last finished epoch, score its best "
                              "checkpoint and write metrics.json (the record says how many epochs ran)")
+    parser.add_argument("--dry-run", action="store_true",
+                        help="set the run up (data, model, optimizer, step), make one update on the first "
+                             "batch, print what would run and which config fields the row reads, and "
+                             "keep nothing; a --set field the row does not read is refused, as in a run")
     parser.add_argument("--seed", type=int, default=None, help="random seed (default: 0)")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="override a config field, type-checked (repeatable), e.g. --set dropout=0.3")

@@ -169,6 +169,8 @@ def _train(paper, args, where: _Progress | None = None) -> list[Path]:
     where = where or _Progress()
     if args.finish and not args.resume:
         raise ConfigError("--finish stops an existing run: use it with --resume")
+    if args.dry_run and args.resume:
+        raise ConfigError("--dry-run checks a new run's settings; it does not combine with --resume")
     from_record = bool(args.resume and args.run_dir)
     if from_record:
         row, base = _from_record(paper, args)       # the recorded config, quick settings included
@@ -199,6 +201,8 @@ def _train(paper, args, where: _Progress | None = None) -> list[Path]:
     out = []
     for fold in folds:
         out.append(_train_one(paper, args, row, cfg, weights, dataset, fold, where))
+        if args.dry_run:
+            return []                   # one fold shows what every fold would do
     if len(out) > 1:
         print("fold runs:\n" + "\n".join(str(p) for p in out))
     return out
@@ -227,6 +231,16 @@ def _train_one(paper, args, row, cfg, weights, dataset, fold, where: _Progress) 
         args.dataset = dataset
     tag = dataset if fold is None else f"{dataset}-fold{fold}"
     resume = args.resume
+    if args.dry_run:
+        import tempfile
+
+        run_dir = Path(tempfile.mkdtemp(prefix="dry-run-"))
+        try:
+            record = {"paper": paper.name, "row": row, "config": cfg}
+            _fit_and_score(paper, args, row, cfg, weights, fold, run_dir, record, False)
+        finally:
+            shutil.rmtree(run_dir, ignore_errors=True)
+        return None
     if args.run_dir:
         run_dir = Path(args.run_dir)
         if resume and not (run_dir / "config.json").exists():
@@ -287,10 +301,18 @@ def _fit_and_score(paper, args, row, cfg, weights, fold, run_dir, record, resume
     from common.data.splits import save_split
     from common.training.loop import train_loop
 
+    from common.training import fields
+
+    cfg = fields.tracked(cfg)            # which fields the run reads: --set on any other is refused
     task = paper.task_for(cfg)
     data = ex.prepare_data(args, cfg, seed=args.seed, fold=fold, fallback=paper.fallback_split,
                            index_options=task.index_options())
     record["dataset"] = data.index.name
+    row_data = getattr(cfg, "dataset", None)          # the data the paper ran this row on
+    if row_data and data.index.name != row_data:
+        print(f"note: row {row!r} is the paper's experiment on {row_data}; this run is on "
+              f"{data.index.name}, so the results tables list it under other data, not in the "
+              "paper's row", file=sys.stderr)
     changed = False
     if data.skipped and record.get("skipped") != data.skipped:
         record["skipped"] = data.skipped          # --skip-bad: which files were left out, and why
@@ -315,7 +337,7 @@ def _fit_and_score(paper, args, row, cfg, weights, fold, run_dir, record, resume
         x_train, y_train = paper.offline_expand(cfg, x_train, y_train, args.seed)
     augment = paper.augment(cfg) if paper.augment is not None else None
     batches = task.batches(x_train, y_train, cfg, seed=args.seed, augment=augment, shuffle=True,
-                           drop_remainder=len(x_train) >= cfg.batch_size, preprocess=_preprocess_fn(cfg))
+                           drop_remainder=len(x_train) >= cfg.batch_size)
     parts = _build_training(paper, cfg, weights, steps_per_epoch=len(batches))
     predict = ex.predictor_for(parts.predictor, cfg, task)
     loss_fn = parts.loss or getattr(parts.step, "loss_fn", None)
@@ -339,10 +361,26 @@ def _fit_and_score(paper, args, row, cfg, weights, fold, run_dir, record, resume
         outputs = predict(val[0], batch_size=batch)
         return task.validation(outputs, targets["val"], data.samples["val"], loss_fn=loss_fn, wanted=wanted)
 
+    task.postprocess(cfg)                # scoring's settings (threshold, ...) are read now, not at the end
+    given = [_override_key(o) for o in args.overrides]
+
+    def first_step_done():
+        """After the first update (the step is traced by then, so every field it needs was read):
+        refuse --set fields nothing read, and record which fields this row leaves unused."""
+        fields.check_overrides_used(cfg, given, row)
+        unused = fields.unused(cfg)
+        if record.get("unused_fields") != unused and not args.dry_run:
+            record["unused_fields"] = unused
+            records.atomic_write_json(run_dir / "config.json", record)
+
+    step = _FirstStepHook(parts.step, first_step_done)
+    if args.dry_run:
+        return _dry_run(paper, row, cfg, data, batches, parts, step, fields)
+
     print(f"Training {paper.name} row {row!r} on {data.index.name} "
           f"({', '.join(f'{k} {len(v)}' for k, v in data.split.items())}) for {cfg.epochs} epochs at "
           f"{ex.image_hw(cfg)[0]}x{ex.image_hw(cfg)[1]}; run folder {run_dir}", file=sys.stderr)
-    history = train_loop(run_dir, step=parts.step, train_batches=batches, epochs=cfg.epochs,
+    history = train_loop(run_dir, step=step, train_batches=batches, epochs=cfg.epochs,
                          validate=validate if has_val else None, models=parts.models,
                          optimizers=parts.optimizers, best_model=parts.predictor,
                          monitor="none", monitors=monitors if has_val else None, resume=resume,
@@ -396,6 +434,48 @@ def _fit_and_score(paper, args, row, cfg, weights, fold, run_dir, record, resume
     return run_dir
 
 
+class _FirstStepHook:
+    """The run's step; calls ``hook()`` once, right after the first update."""
+
+    def __init__(self, step, hook):
+        self._step, self._hook = step, hook
+
+    def __call__(self, x, y):
+        logs = self._step(x, y)
+        if self._hook is not None:
+            hook, self._hook = self._hook, None
+            hook()
+        return logs
+
+    def __getattr__(self, name):
+        return getattr(self._step, name)
+
+
+def _override_key(item: str) -> str:
+    return item.split("=", 1)[0].strip()
+
+
+def _dry_run(paper, row, cfg, data, batches, parts, step, fields) -> None:
+    """``--dry-run``: everything a run sets up, one update on the first batch to check it, a summary;
+    nothing is kept."""
+    import numpy as np
+
+    x, y = batches[0]
+    logs = step(x, y)
+    params = sum(int(np.prod(w.shape)) for w in parts.predictor.weights)
+    h, w = ex.image_hw(cfg)
+    print(f"dry run of {paper.name} row {row!r}: one update on a batch of {len(x)} went through "
+          f"({', '.join(f'{k} {float(v):.4f}' for k, v in logs.items())})")
+    print(f"  data: {data.index.name}, split {data.spec}: "
+          + ", ".join(f"{k} {len(v)}" for k, v in data.split.items()))
+    print(f"  {cfg.epochs} epochs of {len(batches)} batches of {cfg.batch_size} at {h}x{w}; "
+          f"predictor {params:,} weights")
+    print("  fields read: " + ", ".join(sorted(fields.reads(cfg))))
+    unused = fields.unused(cfg)
+    print("  fields this row does not use: " + (", ".join(unused) if unused else "(none)"))
+    return None
+
+
 def _targets(task, data) -> dict:
     """Each split's targets as the task reads them (masks, one attribute's masks, class labels)."""
     out = {}
@@ -429,15 +509,6 @@ def _build_training(paper, cfg, weights, **context):
     params = inspect.signature(paper.build_training).parameters
     wanted = {k: v for k, v in context.items() if k in params}
     return paper.build_training(cfg, weights, **wanted)
-
-
-def _preprocess_fn(cfg):
-    mode = getattr(cfg, "preprocess", "none")
-    if not mode or mode == "none":
-        return None
-    from common.data import imagenet_preprocess
-
-    return lambda x: imagenet_preprocess(x, mode)
 
 
 def _print_scores(by_checkpoint: dict, run_dir: Path, keys=None, main: str | None = None) -> None:

@@ -18,7 +18,7 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 
-from common.cli import ConfigError, apply_overrides, parse_image_size
+from common.cli import ConfigError, apply_overrides, check_choices, parse_image_size
 
 
 @dataclass
@@ -133,8 +133,9 @@ def resolve_config(cfg, args) -> Any:
         if key not in names:
             raise ConfigError(f"--{key.replace('_', '-')} does not apply to {type(cfg).__name__}")
     try:
-        cfg = dataclasses.replace(cfg, **changes)
-        return apply_overrides(cfg, args.overrides)
+        cfg = apply_overrides(dataclasses.replace(cfg, **changes), args.overrides)
+        check_choices(cfg)
+        return cfg
     except ValueError as exc:            # the config's own checks (__post_init__)
         if isinstance(exc, ConfigError):
             raise
@@ -271,14 +272,10 @@ def prepare_data(args, cfg, *, seed: int, fold: int | None = None,
 # -- prediction and scoring ----------------------------------------------------------------------
 
 def to_model_input(images_uint8: np.ndarray, cfg) -> np.ndarray:
-    """Colour space (and encoder preprocessing) as the row's config says."""
-    from common.data import imagenet_preprocess, to_colour_space
+    """The row's colour space, float32 in [0, 1] (encoder input scaling is a layer of the model)."""
+    from common.data import to_colour_space
 
-    x = to_colour_space(images_uint8, getattr(cfg, "colour_space", "rgb"))
-    mode = getattr(cfg, "preprocess", "none")
-    if mode and mode != "none":
-        x = imagenet_preprocess(x, mode)
-    return x.astype("float32")
+    return to_colour_space(images_uint8, getattr(cfg, "colour_space", "rgb")).astype("float32")
 
 
 def predictor_for(model, cfg, task=None, views=None, name: str = ""):

@@ -12,6 +12,7 @@ those rows are ``CITED_ONLY`` (their numbers are in ``PAPER``, no model here).
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import ClassVar
 
 COLOUR_SPACES = ("lab", "rgb", "hsv", "hsv_rgb", "grey")
 INPUT_CHANNELS = {"lab": 3, "rgb": 3, "hsv": 3, "hsv_rgb": 6, "grey": 1}
@@ -21,6 +22,17 @@ UNET_ENCODER = "unet"  # the from-scratch encoder of the original U-Net (Table 2
 @dataclass(frozen=True)
 class AERNetConfig:
     """One AER-Net experiment: architecture, data and training settings of a table row."""
+
+    #: the values each text field accepts (the runner refuses others, naming these)
+    CHOICES: ClassVar[dict[str, tuple]] = {
+        "colour_space": COLOUR_SPACES, "psi_activation": ("sigmoid", "relu"), "dataset": ("isic2018",),
+        "augment": (None, "none", "flips"), "loss": ("dice", "bce", "dice_ce", "jaccard_bce", "squared_jaccard"),
+        "optimizer": ("adam",),
+    }
+    #: text fields checked by their own parser
+    OPEN_FIELDS: ClassVar[dict[str, str]] = {
+        "encoder": "an encoder of common.backbones (the error lists them) or unet",
+        "encoder_weights": "imagenet, none or a weights file", "split": "a split spec"}
 
     # --- architecture (section 3.2, Figs. 3-5)
     encoder: str = "efficientnetb1"  # Sec. 3.2 / Table 1: EfficientNetB1 was the best backbone
@@ -35,11 +47,11 @@ class AERNetConfig:
     dataset: str = "isic2018"  # Sec. 3.1: ISIC 2018 Task 1, 2594 images with masks
     colour_space: str = "lab"  # Sec. 3.1: CIELAB beat RGB, HSV, HSV+RGB and grey; each channel in [0, 1]
     image_size: tuple[int, int] = (256, 256)  # Sec. 3.1: images resized to 256 x 256
-    augment: str | None = None  # Sec. 5: no augmentation was used (named as future work)
+    augment: str | None = None  # Sec. 5: no augmentation was used (named as future work); "flips" adds random left-right and up-down flips
     # --- training (sections 3.3-3.4)
     split: str = "count:2094"  # Sec. 3.3: 2094 of the 2594 images (80.72 %) train, the rest test
-    loss: str = "dice"  # Sec. 3.4, eq. 1: Dice loss with squared sums in the denominator
-    optimizer: str = "adam"  # Sec. 3.3: Adam
+    loss: str = "dice"  # Sec. 3.4, eq. 1: Dice loss; also bce, dice_ce, jaccard_bce, squared_jaccard (common.losses)
+    optimizer: str = "adam"  # Sec. 3.3: Adam (the only choice; named so the record says it)
     learning_rate: float = 1e-3  # Sec. 3.3: learning rate 0.001
     batch_size: int = 16  # Sec. 3.3: batch of 16
     epochs: int = 100  # Sec. 3.3: 100 epochs

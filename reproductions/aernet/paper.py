@@ -37,14 +37,26 @@ def build_training(cfg, encoder_weights=None) -> TrainingParts:
     """
     import keras
 
-    from common.losses import dice_loss
+    from common.losses import get_loss
     from common.training.steps import SupervisedStep
 
     model = _model(cfg, encoder_weights)
+    if cfg.optimizer != "adam":
+        raise ConfigError(f"optimizer {cfg.optimizer!r}: AER-Net trains with adam (section 3.3)")
     optimizer = keras.optimizers.Adam(learning_rate=cfg.learning_rate)
-    step = SupervisedStep(model, dice_loss, optimizer)
+    step = SupervisedStep(model, get_loss(cfg.loss), optimizer)
     return TrainingParts(step=step, models={"model": model}, optimizers={"model": optimizer},
                          predictor=model)
+
+
+def augment(cfg):
+    """None, as the paper trains (section 5 names augmentation as future work); ``augment=flips``
+    adds random left-right and up-down flips."""
+    if cfg.augment in (None, "none"):
+        return None
+    from common.augment import get_pipeline
+
+    return get_pipeline(cfg.augment)
 
 
 def build_predictor(cfg):
@@ -61,7 +73,7 @@ PAPER = Paper(
     default_row="AER-Net",
     build_training=build_training,
     build_predictor=build_predictor,
-    augment=None,  # the paper trains without augmentation (section 5 names it as future work)
+    augment=augment,
     weights_choices=("imagenet", "none", "PATH"),
     # The embedded synthetic data: about two minutes on a 2-core CPU, most of it tracing EfficientNetB1.
     # Random initialisation, so the command runs offline; --encoder-weights imagenet still asks for

@@ -8,11 +8,23 @@ over the 5 folds. MultiResU-Net's Table 2 line is a number the paper cites from 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import ClassVar
 
 
 @dataclass(frozen=True)
 class Config:
     """One row of Table 2: model, data and training settings."""
+
+    #: the values each text field accepts (the runner refuses others, naming these)
+    CHOICES: ClassVar[dict[str, tuple]] = {
+        "architecture": ("encoder_unet", "unet"), "asm_fusion": ("scale_aware", "mean"), "dataset": ("isic2018",),
+        "preprocessing": ("none", "tf"), "augment": ("flip_lr", "none"), "loss": ("dice_ce_loss",),
+        "optimizer": ("sgd",), "lr_schedule": ("poly", "constant"),
+    }
+    #: text fields checked by their own parser
+    OPEN_FIELDS: ClassVar[dict[str, str]] = {
+        "encoder": "an encoder of common.backbones (the error lists them)",
+        "encoder_weights": "imagenet, none or a weights file", "split": "a split spec"}
 
     # ---- model (sections 2.1-2.3, Fig. 2)
     architecture: str = "encoder_unet"  # "encoder_unet": pretrained-encoder U-shape net (section 2.1); "unet": Table 2's U-Net row
@@ -30,9 +42,7 @@ class Config:
 
     # ---- data (sections 2.5, 3.1)
     dataset: str = "isic2018"  # section 3.1: ISIC 2018 Task 1 (lesion boundary segmentation)
-    n_images: int = 2594  # section 3.1: the 2594 training images with masks
-    folds: int = 5  # section 2.5: 5-fold cross-validation for every Table 2 row
-    split: str = "kfold:5"  # the runner's split spec for those folds (train with --fold K or --fold all)
+    split: str = "kfold:5"  # section 2.5: 5-fold cross-validation of every Table 2 row over the 2594 images (section 3.1); train with --fold K or --fold all
     image_size: tuple[int, int] = (192, 256)  # (H, W); section 2.5: "resized the image to 256x192 while maintaining the average aspect ratio" (ISIC images are landscape 4:3)
     preprocessing: str = "none"  # the ResNet34's bn_data layer normalises raw 0-255 RGB (common.backbones.preprocessing_mode("resnet34"))
     augment: str = "flip_lr"  # section 2.5: "Online randomly left-right flipping"
@@ -49,7 +59,6 @@ class Config:
     epochs: int = 100  # not given in the paper: ours
     threshold: float = 0.5  # probability -> mask for the metrics (not stated; the usual 0.5)
     bn_momentum: float = 0.9  # not given: PyTorch's default BN momentum 0.1 (= Keras 0.9), set on every BN layer by paper.py; Keras's 0.99 leaves the moving statistics far behind in short runs
-    seed: int = 0
 
 
 BASE = Config()

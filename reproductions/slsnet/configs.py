@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
+from typing import ClassVar
 
 __all__ = [
     "SLSNetConfig", "BASE", "ROWS", "TABLES", "PAPER", "LOSSES", "AUGMENTATIONS", "SPLITS",
@@ -31,6 +32,11 @@ SPLITS = ("official", "holdout", "count", "kfold")  # kinds of split spec (commo
 @dataclass(frozen=True)
 class SLSNetConfig:
     """Everything that defines one SLSNet experiment (a row of Tables 3-8)."""
+
+    #: the values each text field accepts (the runner refuses others, naming these)
+    CHOICES: ClassVar[dict[str, tuple]] = {"augmentation": AUGMENTATIONS, "dataset": ("isic2017", "isic2018")}
+    #: text fields checked by their own parser: the split spec
+    OPEN_FIELDS: ClassVar[dict[str, str]] = {"split": "a split spec (official, holdout:..., count:..., kfold:...)"}
 
     # --- data (Section 4.1, Table 2) ---
     dataset: str = "isic2017"  # ISBI 2017 (ISIC 2017 Task 1) for Tables 3, 5-8 (Sec. 4.1)
@@ -67,8 +73,6 @@ class SLSNetConfig:
     beta_2: float = 0.999  # Sec. 4.3
     batch_size: int = 8  # Sec. 4.3
     epochs: int = 100  # not reported (Sec. 4.3 only gives ~8 h on a GTX 1080Ti); our choice
-    half_batch_discriminator: bool = True  # Sec. 3.4: D sees a half batch of real, then of fake pairs
-    seed: int = 0  # ours: weight initialisation, shuffling, augmentation
 
     def __post_init__(self):
         problems = []

@@ -160,7 +160,7 @@ class Task:
         return None
 
     def batches(self, images: np.ndarray, targets, cfg, *, seed: int, augment: Callable | None,
-                shuffle: bool, drop_remainder: bool, preprocess=None):
+                shuffle: bool, drop_remainder: bool):
         raise NotImplementedError
 
     def output(self, prediction: np.ndarray) -> np.ndarray:

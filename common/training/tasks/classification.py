@@ -63,12 +63,12 @@ class ClassificationTask(Task):
             raise ValueError(f"class {int(labels.max())} found but the model has {self.n_classes} outputs")
         return labels
 
-    def batches(self, images, targets, cfg, *, seed, augment, shuffle, drop_remainder, preprocess=None):
+    def batches(self, images, targets, cfg, *, seed, augment, shuffle, drop_remainder):
         from common.data import ClassificationBatches
 
         return ClassificationBatches(images, targets, cfg.batch_size, n_classes=self.n_classes, shuffle=shuffle,
                                      seed=seed, augment=augment, colour_space=getattr(cfg, "colour_space", "rgb"),
-                                     preprocess=preprocess, drop_remainder=drop_remainder)
+                                     drop_remainder=drop_remainder)
 
     def output(self, prediction):
         return prediction                                   # [B, K] softmax

@@ -50,7 +50,7 @@ def tta_views(name: str) -> tuple[View, ...]:
 
 @dataclass
 class Member:
-    """One model of an ensemble and how its input is made (the run's config: colour space, preprocess)."""
+    """One model of an ensemble and how its input is made (the run's config: its colour space)."""
 
     model: object
     to_input: Callable[[np.ndarray], np.ndarray]

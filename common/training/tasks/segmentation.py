@@ -9,6 +9,8 @@ from combining the five runs (``evaluate --run-dir A --run-dir B ...``).
 """
 from __future__ import annotations
 
+import copy
+
 import io
 from pathlib import Path
 from typing import Sequence
@@ -52,17 +54,26 @@ class SegmentationTask(Task):
     spatial = True
     largest = True              # double threshold: keep the largest marker object (one lesion)
 
+    #: the row's probability threshold (``cfg.threshold``), used by validation as by scoring
+    threshold: float = 0.5
+
     def __init__(self, monitors: Sequence[Monitor] = (Monitor("jaccard", "val_jaccard", "max"),)):
         self.monitors = tuple(monitors)
+
+    def bind(self, cfg) -> "SegmentationTask":
+        """This task for one row: validation binarises at the row's threshold, as scoring does."""
+        bound = copy.copy(self)
+        bound.threshold = float(getattr(cfg, "threshold", 0.5))
+        return bound
 
     def targets(self, masks, samples):
         return masks                                     # uint8 {0,1} [N, H, W, 1]
 
-    def batches(self, images, targets, cfg, *, seed, augment, shuffle, drop_remainder, preprocess=None):
+    def batches(self, images, targets, cfg, *, seed, augment, shuffle, drop_remainder):
         from common.data import SegmentationBatches
 
         return SegmentationBatches(images, targets, cfg.batch_size, shuffle=shuffle, seed=seed, augment=augment,
-                                   colour_space=getattr(cfg, "colour_space", "rgb"), preprocess=preprocess,
+                                   colour_space=getattr(cfg, "colour_space", "rgb"),
                                    drop_remainder=drop_remainder)
 
     def _truth(self, targets, i):
@@ -70,7 +81,7 @@ class SegmentationTask(Task):
 
     def validation(self, outputs, targets, samples, loss_fn=None, wanted=()):
         truths = [self._truth(targets, i).astype(bool) for i in range(len(outputs))]
-        preds = [outputs[i] >= 0.5 for i in range(len(outputs))]
+        preds = [outputs[i] >= self.threshold for i in range(len(outputs))]
         result = {f"val_{k}": float(v) for k, v in
                   self._scores(truths, preds, [s.id for s in samples])[0].items()}
         if "val_loss" in wanted and loss_fn is not None:
@@ -173,7 +184,7 @@ class AttributeTask(SegmentationTask):
 
     def bind(self, cfg) -> "AttributeTask":
         """This task for the row's attribute (the runner calls it once per run)."""
-        bound = type(self)(self.monitors)
+        bound = SegmentationTask.bind(self, cfg)
         bound.name = self.attribute(cfg)
         bound.empty_fraction = getattr(cfg, "empty_fraction", None)
         return bound

@@ -74,8 +74,8 @@ def test_rows_differ_from_base_only_where_the_paper_says():
 def test_training_settings_of_section_2_5():
     assert BASE.image_size == (192, 256)  # H x W: 256x192 landscape, ISIC's average aspect ratio
     assert (BASE.learning_rate, BASE.lr_power, BASE.momentum, BASE.weight_decay) == (0.01, 0.9, 0.9, 1e-4)
-    assert (BASE.optimizer, BASE.lr_schedule, BASE.batch_size, BASE.folds) == ("sgd", "poly", 12, 5)
-    assert (BASE.encoder, BASE.encoder_weights, BASE.n_images) == ("resnet34", "imagenet", 2594)
+    assert (BASE.optimizer, BASE.lr_schedule, BASE.batch_size, BASE.split) == ("sgd", "poly", 12, "kfold:5")
+    assert (BASE.encoder, BASE.encoder_weights) == ("resnet34", "imagenet")
     with pytest.raises(dataclasses.FrozenInstanceError):
         BASE.batch_size = 4
 
