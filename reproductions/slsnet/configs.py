@@ -35,8 +35,9 @@ class SLSNetConfig:
 
     #: the values each text field accepts (the runner refuses others, naming these)
     CHOICES: ClassVar[dict[str, tuple]] = {"augmentation": AUGMENTATIONS, "dataset": ("isic2017", "isic2018")}
-    #: text fields checked by their own parser: the split spec
-    OPEN_FIELDS: ClassVar[dict[str, str]] = {"split": "a split spec (official, holdout:..., count:..., kfold:...)"}
+    #: text fields checked by their own parser
+    OPEN_FIELDS: ClassVar[dict[str, str]] = {"split": "a split spec (official, holdout:..., count:..., kfold:...)",
+                                             "losses": "a non-empty subset of LOSSES (checked below)"}
 
     # --- data (Section 4.1, Table 2) ---
     dataset: str = "isic2017"  # ISBI 2017 (ISIC 2017 Task 1) for Tables 3, 5-8 (Sec. 4.1)
