@@ -9,6 +9,8 @@ labelled with their dataset, and never placed in a column that compares with the
 """
 from __future__ import annotations
 
+import dataclasses
+import json
 import math
 import shutil
 import statistics
@@ -76,6 +78,57 @@ def _run_name(run_dir: Path, paper: str) -> str:
         return run_dir.name
 
 
+#: What a table names in a run's cell, so a run may differ from its row there and still fill it.
+CELL_FIELDS = ("epochs", "image_size", "split", "dataset", "encoder_weights")
+_MISSING = "(not recorded)"
+
+
+def _plain(value):
+    return json.loads(json.dumps(value, default=str))
+
+
+def config_differences(record: Mapping, row_config: Any) -> dict[str, tuple]:
+    """``field -> (row's value, run's value)`` for every field where a run's resolved config differs
+    from a paper row's, apart from :data:`CELL_FIELDS` and the fields the run did not read
+    (``unused_fields`` of its config.json: they took no effect)."""
+    ran = record.get("config", {}) or {}
+    unused = set(record.get("unused_fields") or ())
+    want = _plain(dataclasses.asdict(row_config))
+    return {k: (v, ran.get(k, _MISSING)) for k, v in want.items()
+            if k not in CELL_FIELDS and k not in unused and ran.get(k, _MISSING) != v}
+
+
+def describe_differences(diffs: Mapping[str, tuple]) -> str:
+    return "; ".join(f"{k} {_show(a)} → {_show(b)}" for k, (a, b) in diffs.items())
+
+
+def _show(value) -> str:
+    if isinstance(value, list):
+        return ",".join(map(str, value)) or "()"
+    return str(value)
+
+
+def _fills(rec: dict, row_config: Any) -> bool:
+    return not config_differences(rec["config"], row_config)
+
+
+def rows_filled(rec: dict, row_configs: Mapping[str, Any]) -> list[str]:
+    """The paper rows a run fills: those whose config equals the run's apart from the cell fields,
+    and of those the ones closest to it in the cell fields (a 64x64 run fills "SLSNet 64", not
+    "SLSNet 128"; rows that are the same experiment fill together)."""
+    ran = rec["config"].get("config", {}) or {}
+    matching = [row for row, cfg in row_configs.items() if _fills(rec, cfg)]
+    if not matching:
+        return []
+
+    def distance(row):
+        want = _plain(dataclasses.asdict(row_configs[row]))
+        return sum(1 for k in CELL_FIELDS if k in want and ran.get(k, _MISSING) != want[k])
+
+    best = min(distance(row) for row in matching)
+    return [row for row in matching if distance(row) == best]
+
+
 def _scores(rec: dict, split: str) -> dict | None:
     scores = rec["metrics"].get("scores", {})
     if split in scores:
@@ -83,9 +136,18 @@ def _scores(rec: dict, split: str) -> dict | None:
     return None
 
 
-def summarise(records: Sequence[dict], row: str, dataset: str, score_split: str = "test") -> RunResult | None:
-    """The newest run (or the newest complete k-fold group) of ``row`` on ``dataset``."""
-    mine = [r for r in records if r["metrics"].get("row") == row and r["metrics"].get("dataset") == dataset]
+def summarise(records: Sequence[dict], row: str, dataset: str, score_split: str = "test",
+              row_configs: Mapping[str, Any] | None = None) -> RunResult | None:
+    """The newest run (or the newest complete k-fold group) of ``row`` on ``dataset``.
+
+    With ``row_configs`` (every row of the paper), the runs are those that fill ``row`` by
+    :func:`rows_filled`, whichever row name they were started under: rows that are the same
+    experiment share their runs, and a run with any difference outside the cell fills no row (it
+    is a variant). Without it, runs are matched by row name."""
+    if row_configs is not None:
+        mine = [r for r in records if r["metrics"].get("dataset") == dataset and row in rows_filled(r, row_configs)]
+    else:
+        mine = [r for r in records if r["metrics"].get("row") == row and r["metrics"].get("dataset") == dataset]
     mine = [r for r in mine if _scores(r, score_split) or _scores(r, "val")]
     if not mine:
         return None
@@ -104,6 +166,8 @@ def summarise(records: Sequence[dict], row: str, dataset: str, score_split: str 
     if len(group) > 1:
         split_desc = f"{split_desc}, {len(group)} folds (mean ± std)"
     split_desc += f", scored on {used} ({met.get('split', {}).get(used, '?')} images)"
+    if used == "val":
+        split_desc += ", the images that also chose the checkpoint"
     epochs = met.get("epochs_done", met.get("epochs"))
     if met.get("epochs_done") is not None and met.get("epochs") not in (None, met["epochs_done"]):
         epochs = f"{met['epochs_done']} of {met['epochs']} planned"
@@ -191,15 +255,62 @@ def comparison_table(title: str, rows: Sequence[str], paper_numbers: Mapping[str
     return "\n".join(lines) + "\n", csv_rows
 
 
+def variants_table(records: Sequence[dict], row_configs: Mapping[str, Any], metrics: Sequence[str]
+                   ) -> tuple[str, list[dict], list[RunResult]]:
+    """Runs started from a paper row but with other settings (an architecture ``--set``, another batch
+    size): listed apart, each with what it changed, never in the paper's rows."""
+    head = ["Run", "started as row", "differs from it in", "Dataset"] + [SHORT.get(m, m) for m in metrics] + ["run"]
+    lines = ["## Variants: runs that differ from their paper row", "",
+             "Each run here was started from the row named but changed settings that the tables do not "
+             "show in a cell (anything but epochs, image size, split, data and encoder weights); it "
+             "fills no paper row. Values in %.", "",
+             "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    csv_rows, results = [], []
+    for rec in sorted(records, key=lambda r: r["name"]):
+        row = rec["metrics"].get("row")
+        if row not in row_configs:
+            continue
+        diffs = config_differences(rec["config"], row_configs[row])
+        if not diffs:
+            continue
+        scores = _scores(rec, "test") or _scores(rec, "val") or {}
+        res = _single(rec, row)
+        results.append(res)
+        what = describe_differences(diffs)
+        lines.append("| " + " | ".join([rec["name"], row, what, rec["metrics"].get("dataset", "?")]
+                                       + [fmt(scores.get(m)) for m in metrics] + [res.provenance()]) + " |")
+        csv_rows.append({"run": rec["name"], "row": row, "differences": what,
+                         "dataset": rec["metrics"].get("dataset"), **{m: scores.get(m) for m in metrics},
+                         "provenance": res.provenance()})
+    if not csv_rows:
+        lines.append("| (none) |" + " |" * (len(head) - 1))
+    return "\n".join(lines) + "\n", csv_rows, results
+
+
+def _single(rec: dict, row: str) -> RunResult:
+    met, prov = rec["metrics"], rec["config"].get("provenance", {})
+    used = "test" if _scores(rec, "test") else "val"
+    return RunResult(row=row, dataset=met.get("dataset", "?"),
+                     split=f"{met.get('split_spec') or '?'}, scored on {used} ({met.get('split', {}).get(used, '?')} images)",
+                     scores=_scores(rec, used) or {}, epochs=met.get("epochs_done", met.get("epochs")),
+                     image_size=met.get("image_size"), weights=met.get("encoder_weights", "none"),
+                     hardware=prov.get("hardware", "?"), backend=prov.get("backend", "?"), commit=_commit(prov),
+                     runs=[rec["name"]])
+
+
 def other_runs_table(records: Sequence[dict], exclude_datasets: Sequence[str], metrics: Sequence[str],
-                     rows_order: Sequence[str]) -> tuple[str, list[dict]]:
+                     rows_order: Sequence[str], row_configs: Mapping[str, Any] | None = None
+                     ) -> tuple[str, list[dict]]:
     """Runs on data the paper did not use (PH2, synthetic): shown apart, labelled with their dataset."""
     results = []
+    if row_configs is not None:   # variants are listed apart
+        records = [r for r in records if r["metrics"].get("row") not in row_configs
+                   or _fills(r, row_configs[r["metrics"]["row"]])]
     combos = sorted({(r["metrics"].get("row"), r["metrics"].get("dataset")) for r in records
                      if r["metrics"].get("dataset") not in exclude_datasets},
                     key=lambda t: (rows_order.index(t[0]) if t[0] in rows_order else 99, t[1]))
     for row, dataset in combos:
-        res = summarise(records, row, dataset)
+        res = summarise([r for r in records if r["metrics"].get("row") == row], row, dataset)
         if res is not None:
             results.append(res)
     head = ["Row", "Dataset"] + [SHORT.get(m, m) for m in metrics] + ["run"]
@@ -236,12 +347,14 @@ class TableSpec:
     score_split: str = "test"
 
 
-def write_paper_tables(paper: str, rows: Sequence[str], tables: Mapping[str, Sequence[str]],
+def write_paper_tables(paper: str, rows: Sequence[str] | Mapping[str, Any], tables: Mapping[str, Sequence[str]],
                        paper_numbers: Mapping[str, Mapping[str, Mapping[str, float]]],
                        specs: Mapping[str, TableSpec], runs_root: str | Path, results_dir: str | Path,
                        preface: str = "") -> list[Path]:
     """Regenerate ``results/<paper>/``: one Markdown + CSV per table, the other-data runs, an index."""
     results_dir = Path(results_dir)
+    row_configs = dict(rows) if isinstance(rows, Mapping) else None
+    rows = list(rows)
     records = collect(paper, runs_root, results_dir)
     reported: list[RunResult] = []
     written = []
@@ -250,7 +363,7 @@ def write_paper_tables(paper: str, rows: Sequence[str], tables: Mapping[str, Seq
     for table, spec in specs.items():
         ours = {}
         for row in tables[table]:
-            res = summarise(records, row, spec.dataset, spec.score_split)
+            res = summarise(records, row, spec.dataset, spec.score_split, row_configs=row_configs)
             ours[row] = res
             if res:
                 reported.append(res)
@@ -261,10 +374,17 @@ def write_paper_tables(paper: str, rows: Sequence[str], tables: Mapping[str, Seq
         written.append(results_dir / f"{stem}.md")
         index_lines.append(md)
     real = [r for r in records if r["metrics"].get("dataset") != "synthetic"]
-    md, csv_rows, others = other_runs_table(real, [s.dataset for s in specs.values()], SEG_METRICS, list(rows))
+    md, csv_rows, others = other_runs_table(real, [s.dataset for s in specs.values()], SEG_METRICS, list(rows),
+                                            row_configs=row_configs)
     reported.extend(others)
     write_table(results_dir, "other_data", md, csv_rows)
     index_lines.append(md)
+    if row_configs is not None:
+        md, csv_rows, variants = variants_table(real, row_configs, SEG_METRICS)
+        reported.extend(variants)
+        write_table(results_dir, "variants", md, csv_rows)
+        written.append(results_dir / "variants.md")
+        index_lines.append(md)
     keep_records(reported, records, results_dir)
     atomic_write_text(results_dir / "README.md", "\n".join(index_lines))
     written.append(results_dir / "README.md")

@@ -123,7 +123,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     results_dir = Path(args.results_dir)
     tables, numbers = _tables()
-    written = write_paper_tables("aernet", list(ROWS), tables, numbers, SPECS, args.runs_root, results_dir,
+    written = write_paper_tables("aernet", ROWS, tables, numbers, SPECS, args.runs_root, results_dir,
                                  preface=PREFACE)
     for table in SPECS:
         _append_note(results_dir, table, labels_note(table))

@@ -90,7 +90,7 @@ def main(argv=None) -> int:
     parser.add_argument("--no-macs", action="store_true", help="parameter table without the MACs column")
     args = parser.parse_args(argv)
     results_dir = Path(args.results_dir)
-    written = write_paper_tables("asnet", list(ROWS), TABLES, PAPER, SPECS, args.runs_root, results_dir,
+    written = write_paper_tables("asnet", ROWS, TABLES, PAPER, SPECS, args.runs_root, results_dir,
                                  preface=PREFACE)
     if not args.skip_profile:
         md = params_table(results_dir, macs=not args.no_macs)

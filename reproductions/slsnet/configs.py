@@ -102,8 +102,10 @@ BASE = SLSNetConfig()
 ROWS: dict[str, SLSNetConfig] = {
     # Table 3: ISBI 2017 test set, official split (this is BASE).
     "SLSNet (ISIC 2017)": BASE,
-    # Table 4: ISIC 2018, 80 % of the training set to train and 20 % to validate (Sec. 4.1).
-    "SLSNet (ISIC 2018)": replace(BASE, dataset="isic2018", split="holdout:0.8,0.2"),
+    # Table 4: ISIC 2018, 80 % of the training set to train and 20 % to validate (Sec. 4.1). The 20 %
+    # score the run; the checkpoint is chosen on a tenth of the 80 % (72 / 8 / 20), so the images
+    # that select it are not the ones that score it.
+    "SLSNet (ISIC 2018)": replace(BASE, dataset="isic2018", split="holdout:0.72,0.08,0.2"),
     # Table 5 (and Table 7): input resolution.
     "SLSNet 64": replace(BASE, image_size=64),
     "SLSNet 128": BASE,

@@ -80,3 +80,39 @@ def tiny_runs(tmp_path_factory):
         return done[name]
 
     return get
+
+
+@pytest.fixture
+def relabel():
+    """``relabel(run, target, dataset=..., row=..., row_config=...)``: see :func:`relabel_run`."""
+    return relabel_run
+
+
+def relabel_run(run: Path, target: Path, *, dataset: str, row: str | None = None, row_config=None,
+            metrics_update: dict | None = None) -> Path:
+    """Copy a run's record files to ``target`` as if it had run on ``dataset`` (as ``row``); with
+    ``row_config``, its config.json holds that row's settings (the cell fields as the run had them),
+    as a run of the row itself would."""
+    import dataclasses
+    import json
+    import shutil
+
+    from common.results import CELL_FIELDS
+
+    target.mkdir(parents=True)
+    for name in ("config.json", "split.json", "history.csv", "metrics.json"):
+        shutil.copyfile(run / name, target / name)
+    cfg = json.loads((target / "config.json").read_text())
+    metrics = json.loads((target / "metrics.json").read_text())
+    cfg["dataset"] = metrics["dataset"] = dataset
+    if row:
+        cfg["row"] = metrics["row"] = row
+    if row_config is not None:
+        ran = cfg["config"]
+        cfg["config"] = {**json.loads(json.dumps(dataclasses.asdict(row_config))),
+                         **{k: ran[k] for k in CELL_FIELDS if k in ran}}
+        cfg["unused_fields"] = []
+    metrics.update(metrics_update or {})
+    (target / "config.json").write_text(json.dumps(cfg))
+    (target / "metrics.json").write_text(json.dumps(metrics))
+    return target

@@ -103,29 +103,32 @@ def test_table_says_not_run_and_keeps_synthetic_runs_out(runs, tmp_path):
     assert readme.count("| not run |") == 5 + 4 + 1 + 5
 
 
-def test_table_places_runs_by_dataset(runs, tmp_path):
-    """A run on ISIC 2018 sits beside the paper's number; a run on PH2 is listed as other data."""
-    import shutil
-
+def test_table_places_runs_by_dataset_and_config(runs, tmp_path, relabel):
+    """A run of the AER-Net row's config on ISIC 2018 sits beside the paper's number; a run on PH2 is
+    listed as other data; the narrowed tiny run relabelled as an "AER-Net" run is a variant."""
+    from reproductions.aernet.configs import ROWS
     from reproductions.aernet.table import main
 
     _, run = runs
     root = tmp_path / "runs"
-    for dataset, row in (("isic2018", "AER-Net"), ("ph2", ROW)):
-        target = root / "aernet" / dataset / run.name
-        shutil.copytree(run, target)
-        metrics = json.loads((target / "metrics.json").read_text())
-        metrics.update(dataset=dataset, row=row, split_spec="count:2094", split={"train": 2094, "test": 500})
-        metrics["scores"] = {"test": {**metrics["scores"]["val"], "jaccard": 0.5, "dice": 0.625}}
-        (target / "metrics.json").write_text(json.dumps(metrics))
+    scored = {"dataset": None, "split_spec": "count:2094", "split": {"train": 2094, "test": 500}}
+    metrics = json.loads((run / "metrics.json").read_text())
+    scored["scores"] = {"test": {**metrics["scores"]["val"], "jaccard": 0.5, "dice": 0.625}}
+    for dataset, row, cfg, folder in (("isic2018", "AER-Net", ROWS["AER-Net"], "a"), ("ph2", ROW, ROWS[ROW], "b"),
+                                      ("isic2018", "AER-Net", None, "c")):
+        relabel(run, root / "aernet" / folder / run.name, dataset=dataset, row=row, row_config=cfg,
+                metrics_update={**scored, "dataset": dataset})
     results = tmp_path / "results"
     main(["--runs-root", str(root), "--results-dir", str(results), "--skip-profile"])
     t2 = (results / "table_2.md").read_text()
     assert "| AER-Net | 77.20 | 85.25 | 50.00 | 62.50 | isic2018, split count:2094, scored on test (500" in t2
+    assert f"run a__{run.name}" in t2 and f"c__{run.name}" not in t2
     other = (results / "other_data.md").read_text()
     assert f"| {ROW} | ph2 | 50.00 |" in other and "isic2018" not in other
+    variants = (results / "variants.md").read_text()
+    assert f"| c__{run.name} | AER-Net | encoder efficientnetb1 → unet;" in variants
     kept = sorted(p.name for p in (results / "records").iterdir())
-    assert kept == sorted(f"{d}__{run.name}" for d in ("isic2018", "ph2"))
+    assert kept == sorted(f"{d}__{run.name}" for d in ("a", "b", "c"))
 
 
 @pytest.mark.slow

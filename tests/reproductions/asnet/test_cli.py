@@ -217,19 +217,15 @@ def test_fold_runs_summarise_to_mean_and_std(folds):
     assert csv_rows[0]["jaccard_std"] == pytest.approx(np.std(jac, ddof=1))
 
 
-def test_table_reports_fold_runs_on_the_papers_data_as_mean_and_std(folds, tmp_path):
-    """The fold records relabelled as ISIC 2018 runs land in Table 2 as mean ± std, with their runs."""
+def test_table_reports_fold_runs_of_the_rows_config_as_mean_and_std(folds, tmp_path, relabel):
+    """Fold records of the U-Net row's own config on ISIC 2018 land in Table 2 as mean ± std."""
+    from reproductions.asnet.configs import ROWS
     from reproductions.asnet.table import main
 
     root = tmp_path / "runs"
     for run in folds[1]:
-        target = root / "asnet" / "u-net" / run.name.replace("synthetic", "isic2018")
-        target.mkdir(parents=True)
-        for name in ("config.json", "split.json", "history.csv"):
-            shutil.copyfile(run / name, target / name)
-        metrics = json.loads((run / "metrics.json").read_text())
-        metrics["dataset"] = "isic2018"
-        (target / "metrics.json").write_text(json.dumps(metrics))
+        relabel(run, root / "asnet" / "u-net" / run.name.replace("synthetic", "isic2018"), dataset="isic2018",
+                row_config=ROWS["U-Net"])
     results = tmp_path / "results"
     main(["--runs-root", str(root), "--results-dir", str(results), "--skip-profile"])
     scores = _fold_scores(folds[1])
@@ -241,6 +237,25 @@ def test_table_reports_fold_runs_on_the_papers_data_as_mean_and_std(folds, tmp_p
     assert "kfold:2, 2 folds (mean ± std), scored on test (10 images)" in cells[7]
     assert sorted(p.name for p in (results / "records").iterdir()) == sorted(
         "u-net__" + r.name.replace("synthetic", "isic2018") for r in folds[1])
+    assert "| (none) |" in (results / "variants.md").read_text()
+
+
+def test_a_narrowed_run_is_a_variant_and_leaves_the_row_not_run(folds, tmp_path, relabel):
+    """The tiny runs (widths 4-8-16, batch 4) relabelled as ISIC 2018 runs of the U-Net row are not
+    the paper's U-Net: Table 2's row stays "not run", the runs are listed as variants with what differs."""
+    from reproductions.asnet.table import main
+
+    root = tmp_path / "runs"
+    for run in folds[1]:
+        relabel(run, root / "asnet" / "u-net" / run.name.replace("synthetic", "isic2018"), dataset="isic2018")
+    results = tmp_path / "results"
+    main(["--runs-root", str(root), "--results-dir", str(results), "--skip-profile"])
+    line = next(line for line in (results / "table_2.md").read_text().splitlines() if line.startswith("| U-Net "))
+    assert line.endswith("| not run |")
+    variants = (results / "variants.md").read_text()
+    assert variants.count("| U-Net | ") == 2
+    assert "unet_filters 64,128,256,512,1024 → 4,8,16" in variants and "batch_size 12 → 4" in variants
+    assert "Variants" in (results / "README.md").read_text()
 
 
 @pytest.mark.slow

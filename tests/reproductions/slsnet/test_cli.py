@@ -91,3 +91,27 @@ def test_kill_with_sigkill_then_resume(tmp_path):
     assert f"Resuming {run_dir} after epoch {done}" in out.stderr
     assert json.loads((run_dir / "metrics.json").read_text())["epochs_done"] == 6
 
+
+def test_rows_that_are_one_experiment_share_a_run_and_other_sizes_do_not(runs, tmp_path, relabel):
+    """One ISIC 2017 run of the SLSNet config fills "SLSNet (ISIC 2017)", "SLSNet", "SLSNet 128" and
+    "SLSNet + BCE + L1 + Jaccard"; "SLSNet 64" and "SLSNet 256" stay "not run"."""
+    from reproductions.slsnet.configs import BASE
+    from reproductions.slsnet.table import main
+
+    _, run = runs
+    root = tmp_path / "runs"
+    metrics = json.loads((run / "metrics.json").read_text())
+    update = {"split_spec": "official", "split": {"train": 2000, "val": 150, "test": 600},
+              "scores": {"test": {**metrics["scores"]["val"], "jaccard": 0.5}, **metrics["scores"]}}
+    relabel(run, root / "slsnet" / "slsnet" / run.name, dataset="isic2017", row="SLSNet", row_config=BASE,
+            metrics_update=update)
+    results = tmp_path / "results"
+    main(["--runs-root", str(root), "--results-dir", str(results), "--skip-profile"])
+    tables = {n: (results / f"table_{n}.md").read_text() for n in (3, 6, 7, 8)}
+    for number, row in ((3, "SLSNet (ISIC 2017)"), (6, "SLSNet"), (7, "SLSNet 128"), (8, "SLSNet + BCE + L1 + Jaccard")):
+        line = next(x for x in tables[number].splitlines() if x.startswith(f"| {row} |"))
+        assert "| 50.00 |" in line and line.endswith(f"run {run.name} |"), (number, line)
+    for row in ("SLSNet 64", "SLSNet 256", "BL GAN"):
+        line = next(x for x in tables[7 if "SLSNet" in row else 6].splitlines() if x.startswith(f"| {row} |"))
+        assert line.endswith("| not run |"), line
+
