@@ -103,8 +103,11 @@ def test_rows_that_are_one_experiment_share_a_run_and_other_sizes_do_not(runs, t
     metrics = json.loads((run / "metrics.json").read_text())
     update = {"split_spec": "official", "split": {"train": 2000, "val": 150, "test": 600},
               "scores": {"test": {**metrics["scores"]["val"], "jaccard": 0.5}, **metrics["scores"]}}
-    relabel(run, root / "slsnet" / "slsnet" / run.name, dataset="isic2017", row="SLSNet", row_config=BASE,
-            metrics_update=update)
+    target = relabel(run, root / "slsnet" / "slsnet" / run.name, dataset="isic2017", row="SLSNet",
+                     row_config=BASE, metrics_update={**update, "image_size": [128, 128]})
+    cfg = json.loads((target / "config.json").read_text())
+    cfg["config"]["image_size"] = 128          # as a run at the row's own size
+    (target / "config.json").write_text(json.dumps(cfg))
     results = tmp_path / "results"
     main(["--runs-root", str(root), "--results-dir", str(results), "--skip-profile"])
     tables = {n: (results / f"table_{n}.md").read_text() for n in (3, 6, 7, 8)}
