@@ -20,7 +20,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from common.training.records import atomic_write_text, find_runs, load_json, write_csv
 
-RECORD_FILES = ("config.json", "metrics.json", "history.csv", "split.json")
+RECORD_FILES = ("config.json", "metrics.json", "history.csv", "split.json", "source.patch")
 SEG_METRICS = ("jaccard", "thresholded_jaccard", "dice", "accuracy", "sensitivity", "specificity")
 SHORT = {"jaccard": "JSC", "thresholded_jaccard": "JSC_th", "dice": "DSC", "accuracy": "ACC",
          "sensitivity": "SEN", "specificity": "SPE", "balanced_accuracy": "BACC"}
@@ -174,15 +174,23 @@ def summarise(records: Sequence[dict], row: str, dataset: str, score_split: str 
     return RunResult(row=row, dataset=dataset, split=split_desc, scores=mean, std=std,
                      epochs=epochs, image_size=met.get("image_size"),
                      weights=met.get("encoder_weights", "none"), hardware=prov.get("hardware", "?"),
-                     backend=prov.get("backend", "?"), commit=_commit(prov),
+                     backend=prov.get("backend", "?"), commit=_commits(group),
                      runs=[r["name"] for r in group])
 
 
 def _commit(prov: Mapping) -> str:
-    """The run's git commit, marked when the working tree had uncommitted changes."""
+    """The run's git commit, marked when the working tree had uncommitted changes (and whether the
+    run folder holds them as ``source.patch``)."""
     git = prov.get("git", {}) or {}
     commit = (git.get("commit") or "?")[:10]
-    return commit + ("+uncommitted" if git.get("dirty") else "")
+    if not git.get("dirty"):
+        return commit
+    return commit + ("+patch (source.patch in the run folder)" if git.get("patch") else "+uncommitted (not stored)")
+
+
+def _commits(group: Sequence[dict]) -> str:
+    """Each commit of a group of runs (fold runs made at several commits list every one)."""
+    return ", ".join(dict.fromkeys(_commit(r["config"].get("provenance", {})) for r in group))
 
 
 def _group_key(rec: dict) -> tuple:

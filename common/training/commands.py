@@ -276,6 +276,9 @@ def _train_one(paper, args, row, cfg, weights, dataset, fold, where: _Progress) 
         record = saved
     else:
         record["provenance"] = records.provenance()
+        if record["provenance"].get("git", {}).get("dirty"):
+            # the tree had changes beyond its commit: keep them, so the run folder reproduces the run
+            record["provenance"]["git"]["patch"] = records.save_patch(run_dir)
         records.atomic_write_json(run_dir / "config.json", record)
 
     try:

@@ -115,6 +115,45 @@ def git_info(repo: str | os.PathLike | None = None) -> dict[str, Any]:
     return info
 
 
+#: untracked files larger than this are not put into a run's patch (data, weights); the record names them
+PATCH_FILE_LIMIT = 1_000_000
+PATCH_NAME = "source.patch"
+
+
+def save_patch(run_dir: str | os.PathLike, repo: str | os.PathLike | None = None) -> dict[str, Any] | None:
+    """Write what the working tree had beyond its commit into ``run_dir/source.patch``: the changes
+    to tracked files and the untracked (not ignored) files, as one binary git diff that
+    ``git apply`` applies to a clean checkout of the recorded commit. The real index is not touched
+    (a temporary one is used). Returns ``{"file", "sha256", "files", "left_out"}``, or None when the
+    tree is clean or git is unavailable."""
+    import hashlib
+    import tempfile
+
+    repo = Path(repo) if repo else Path(__file__).resolve().parents[2]
+    try:
+        def git(*cmd, env=None, text=True):
+            return subprocess.run(["git", *cmd], cwd=repo, capture_output=True, text=text, timeout=60,
+                                  check=True, env=env).stdout
+
+        if not git("status", "--porcelain").strip():
+            return None
+        untracked = [f for f in git("ls-files", "--others", "--exclude-standard", "-z").split("\0") if f]
+        kept = [f for f in untracked if (repo / f).is_file() and (repo / f).stat().st_size <= PATCH_FILE_LIMIT]
+        left_out = sorted(set(untracked) - set(kept))
+        with tempfile.TemporaryDirectory() as tmp:
+            env = {**os.environ, "GIT_INDEX_FILE": str(Path(tmp) / "index")}
+            git("read-tree", "HEAD", env=env)
+            git("add", "-u", "--", ".", env=env)
+            if kept:
+                git("add", "--", *kept, env=env)
+            patch = git("diff", "--cached", "--binary", "HEAD", env=env, text=False)
+            files = [f for f in git("diff", "--cached", "--name-only", "HEAD", env=env).splitlines() if f]
+    except (OSError, subprocess.SubprocessError):
+        return None
+    atomic_write_bytes(Path(run_dir) / PATCH_NAME, patch)
+    return {"file": PATCH_NAME, "sha256": hashlib.sha256(patch).hexdigest(), "files": files, "left_out": left_out}
+
+
 def device_info() -> dict[str, Any]:
     """Backend and the devices it runs on (CPU model when no accelerator is visible)."""
     import keras
