@@ -117,6 +117,9 @@ def apply_overrides(config: Any, overrides: Sequence[str] | Mapping[str, Any]) -
                 f"unknown config key {key!r} for {type(config).__name__}.{hint} "
                 f"Known keys: {', '.join(sorted(fields))}"
             )
+        if key == "image_size" and isinstance(value, str):
+            changes[key] = parse_image_size(value)      # one parser: N or HxW (or H,W)
+            continue
         changes[key] = _convert(value, hints[key], key) if isinstance(value, str) else value
     return dataclasses.replace(config, **changes)
 

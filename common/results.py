@@ -108,6 +108,25 @@ def _show(value) -> str:
     return str(value)
 
 
+def _settings(rec: dict) -> tuple[Any, Any, str]:
+    """(epochs planned, image size [H, W], encoder weights) from the run's config.json, the one record
+    of what was set (metrics.json only for records written before config.json held them all)."""
+    cfg, met = rec["config"], rec["metrics"]
+    ran = cfg.get("config") or {}
+    size = ran.get("image_size", met.get("image_size"))
+    if isinstance(size, int):
+        size = [size, size]
+    return (ran.get("epochs", met.get("epochs")), size,
+            cfg.get("encoder_weights") or met.get("encoder_weights") or "none")
+
+
+def _epochs(rec: dict):
+    planned, done = _settings(rec)[0], rec["metrics"].get("epochs_done")
+    if done is None:
+        return planned
+    return done if planned in (None, done) else f"{done} of {planned} planned"
+
+
 def _fills(rec: dict, row_config: Any) -> bool:
     return not config_differences(rec["config"], row_config)
 
@@ -168,12 +187,10 @@ def summarise(records: Sequence[dict], row: str, dataset: str, score_split: str 
     split_desc += f", scored on {used} ({met.get('split', {}).get(used, '?')} images)"
     if used == "val":
         split_desc += ", the images that also chose the checkpoint"
-    epochs = met.get("epochs_done", met.get("epochs"))
-    if met.get("epochs_done") is not None and met.get("epochs") not in (None, met["epochs_done"]):
-        epochs = f"{met['epochs_done']} of {met['epochs']} planned"
+    _, size, weights = _settings(newest)
     return RunResult(row=row, dataset=dataset, split=split_desc, scores=mean, std=std,
-                     epochs=epochs, image_size=met.get("image_size"),
-                     weights=met.get("encoder_weights", "none"), hardware=prov.get("hardware", "?"),
+                     epochs=_epochs(newest), image_size=size,
+                     weights=weights, hardware=prov.get("hardware", "?"),
                      backend=prov.get("backend", "?"), commit=_commits(group),
                      runs=[r["name"] for r in group])
 
@@ -300,8 +317,8 @@ def _single(rec: dict, row: str) -> RunResult:
     used = "test" if _scores(rec, "test") else "val"
     return RunResult(row=row, dataset=met.get("dataset", "?"),
                      split=f"{met.get('split_spec') or '?'}, scored on {used} ({met.get('split', {}).get(used, '?')} images)",
-                     scores=_scores(rec, used) or {}, epochs=met.get("epochs_done", met.get("epochs")),
-                     image_size=met.get("image_size"), weights=met.get("encoder_weights", "none"),
+                     scores=_scores(rec, used) or {}, epochs=_epochs(rec),
+                     image_size=_settings(rec)[1], weights=_settings(rec)[2],
                      hardware=prov.get("hardware", "?"), backend=prov.get("backend", "?"), commit=_commit(prov),
                      runs=[rec["name"]])
 

@@ -54,7 +54,8 @@ def _rows_epilog(paper: ex.Paper) -> str:
         lines.append(f'  "{name}"{mark}: {cfg.epochs} epochs, batch {cfg.batch_size}, {h}x{w}, '
                      f"split {getattr(cfg, 'split', '-')}")
     if paper.synthetic_defaults:
-        quick = ", ".join(f"{k} {v}" for k, v in paper.synthetic_defaults.items())
+        quick = ", ".join(f"{k} {'x'.join(map(str, v)) if isinstance(v, tuple) else v}"
+                          for k, v in paper.synthetic_defaults.items())
         lines += ["", f"without --data-dir (the embedded synthetic data) the quick settings apply: {quick};",
                   "options given on the command line still win."]
     lines += ["", "examples:",

@@ -121,12 +121,7 @@ def resolve_config(cfg, args) -> Any:
     if args.batch_size is not None:
         changes["batch_size"] = args.batch_size
     if args.image_size is not None:
-        size = parse_image_size(args.image_size)
-        if isinstance(getattr(cfg, "image_size", None), int):
-            if size[0] != size[1]:
-                raise ConfigError(f"{type(cfg).__name__} takes square images; --image-size {args.image_size}")
-            size = size[0]
-        changes["image_size"] = size
+        changes["image_size"] = parse_image_size(args.image_size)   # (H, W); a config checks its own
     if getattr(args, "split", None):
         changes["split"] = args.split
     for key in list(changes):

@@ -42,7 +42,7 @@ class SLSNetConfig:
     # --- data (Section 4.1, Table 2) ---
     dataset: str = "isic2017"  # ISBI 2017 (ISIC 2017 Task 1) for Tables 3, 5-8 (Sec. 4.1)
     split: str = "official"  # ISBI 2017: official 2000 train / 150 val / 600 test (Table 2)
-    image_size: int = 128  # Sec. 4.4: 128 x 128 gave the best results (Table 7)
+    image_size: tuple[int, int] = (128, 128)  # (H, W); Sec. 4.4: 128 x 128 gave the best results (Table 7). An int N means (N, N)
     in_channels: int = 3  # RGB dermoscopic images (Sec. 3)
     augmentation: str = "offline"  # Sec. 4.3: flips, gamma, CLAHE expand the set 8x; "online" was similar
     threshold: float = 0.5  # Sec. 3.2: the sigmoid output is binarised at 0.5
@@ -76,7 +76,15 @@ class SLSNetConfig:
     epochs: int = 100  # not reported (Sec. 4.3 only gives ~8 h on a GTX 1080Ti); our choice
 
     def __post_init__(self):
+        if isinstance(self.image_size, int):            # one representation: (H, W)
+            object.__setattr__(self, "image_size", (self.image_size, self.image_size))
+        else:
+            size = tuple(int(v) for v in self.image_size)
+            object.__setattr__(self, "image_size", size * 2 if len(size) == 1 else size)
         problems = []
+        if self.image_size[0] != self.image_size[1]:
+            problems.append(f"image_size {self.image_size[0]}x{self.image_size[1]}: SLSNet takes square images "
+                            "(the paper's 64, 128 and 256)")
         if self.split.partition(":")[0] not in SPLITS:
             problems.append(f"split {self.split!r} is not one of {SPLITS} (e.g. official, holdout:0.8,0.2)")
         if self.augmentation not in AUGMENTATIONS:
@@ -85,8 +93,8 @@ class SLSNetConfig:
         if unknown or not self.losses:
             problems.append(f"losses {self.losses!r} must be a non-empty subset of {LOSSES}")
         multiple = math.lcm(8, *self.multiscale_factors)
-        if self.image_size % multiple:
-            problems.append(f"image_size {self.image_size} must be a multiple of {multiple} "
+        if self.image_size[0] % multiple:
+            problems.append(f"image_size {self.image_size[0]} must be a multiple of {multiple} "
                             "(three 2x downsamplings and the multiscale factors)")
         if len(self.fam_dilations) != self.num_fams[1]:
             problems.append(f"fam_dilations has {len(self.fam_dilations)} entries for "

@@ -81,7 +81,7 @@ def build_generator(cfg: SLSNetConfig) -> keras.Model:
         A `keras.Model` named ``slsnet_generator`` mapping ``[B, S, S, in_channels]`` images to
         ``[B, S, S, 1]`` lesion probabilities (float32).
     """
-    size = cfg.image_size
+    size = cfg.image_size[0]                      # square (SLSNetConfig checks it)
     image = keras.Input((size, size, cfg.in_channels), name="image")
     x = _multiscale_block(image, cfg) if cfg.use_multiscale else image
 
@@ -143,7 +143,7 @@ def build_discriminator(cfg: SLSNetConfig) -> keras.Model:
         A `keras.Model` named ``slsnet_discriminator`` taking ``[image, mask]`` and returning
         ``[B, S/8, S/8, 1]`` probabilities (float32).
     """
-    size = cfg.image_size
+    size = cfg.image_size[0]                      # square (SLSNetConfig checks it)
     image = keras.Input((size, size, cfg.in_channels), name="image")
     mask = keras.Input((size, size, 1), name="mask")
     x = keras.layers.Concatenate(name="condition")([image, mask])

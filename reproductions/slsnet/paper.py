@@ -52,6 +52,6 @@ PAPER = Paper(
     offline_expand=offline_expand,
     weights_choices=("none",),
     # The embedded synthetic data: a few minutes on a laptop CPU (the paper's schedule on real data).
-    synthetic_defaults={"epochs": 8, "synthetic_size": 128, "image_size": 64, "augmentation": "none"},
+    synthetic_defaults={"epochs": 8, "synthetic_size": 128, "image_size": (64, 64), "augmentation": "none"},
     size_multiple=lambda cfg: math.lcm(8, *cfg.multiscale_factors),  # three 2x downsamplings, Sec. 3.1
 )

@@ -52,7 +52,7 @@ def paper_macs(row: str, image_size: int | None = None) -> dict[str, float]:
     """
     cfg = get_row(row)
     key = _generator_key(cfg)
-    if image_size is not None and image_size != cfg.image_size:
+    if image_size is not None and image_size != cfg.image_size[0]:
         return {}
     found = {}
     for table in DEFAULT_TABLES:
@@ -91,12 +91,12 @@ def profile_row(row: str, *, image_size: int | None = None, runs: int = 20, warm
         cfg = replace(cfg, image_size=int(image_size))
     keras.utils.clear_session(free_memory=True)
     generator = build_generator(cfg)
-    stats = profile_model(generator, (cfg.image_size, cfg.image_size, cfg.in_channels),
+    stats = profile_model(generator, (*cfg.image_size, cfg.in_channels),
                           warmup=warmup, runs=runs, include_matmul=count_attention,
                           measure_latency=measure_latency)
     return {
         "row": row,
-        "image_size": cfg.image_size,
+        "image_size": cfg.image_size[0],
         "params": stats["params"],
         "trainable_params": stats["trainable_params"],
         "macs": stats["macs"],
@@ -104,7 +104,7 @@ def profile_row(row: str, *, image_size: int | None = None, runs: int = 20, warm
         "attention_macs": stats["matmul_macs"],
         "latency_ms": stats["latency_ms"],
         "fps": stats["fps"],
-        "paper_macs_g": paper_macs(row, cfg.image_size),
+        "paper_macs_g": paper_macs(row, cfg.image_size[0]),
         "backend": keras.backend.backend(),
     }
 

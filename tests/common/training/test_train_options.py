@@ -87,8 +87,8 @@ def test_help_shows_each_default_once_and_every_rows_schedule(capsys):
     assert "(default: None)" not in out and "(default: False)" not in out
     for name, cfg in ROWS.items():
         assert f'"{name}"' in out and f"{cfg.epochs} epochs, batch {cfg.batch_size}, " \
-                                      f"{cfg.image_size}x{cfg.image_size}" in out
-    assert "quick settings apply: epochs 8, synthetic_size 128, image_size 64" in out
+                                      f"{cfg.image_size[0]}x{cfg.image_size[1]}" in out
+    assert "quick settings apply: epochs 8, synthetic_size 128, image_size 64x64" in out
 
 
 def test_skip_bad_leaves_bad_files_out_and_records_them(tmp_path, capsys):

@@ -106,7 +106,7 @@ def test_rows_that_are_one_experiment_share_a_run_and_other_sizes_do_not(runs, t
     target = relabel(run, root / "slsnet" / "slsnet" / run.name, dataset="isic2017", row="SLSNet",
                      row_config=BASE, metrics_update={**update, "image_size": [128, 128]})
     cfg = json.loads((target / "config.json").read_text())
-    cfg["config"]["image_size"] = 128          # as a run at the row's own size
+    cfg["config"]["image_size"] = [128, 128]   # as a run at the row's own size
     (target / "config.json").write_text(json.dumps(cfg))
     results = tmp_path / "results"
     main(["--runs-root", str(root), "--results-dir", str(results), "--skip-profile"])

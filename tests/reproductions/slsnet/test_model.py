@@ -67,13 +67,13 @@ def test_generator_and_discriminator_shapes():
 
 
 @pytest.mark.parametrize("row", [
-    pytest.param(row, marks=pytest.mark.slow) if ROWS[row].image_size > 128 else row
+    pytest.param(row, marks=pytest.mark.slow) if ROWS[row].image_size[0] > 128 else row
     for row in ROWS
 ])
 def test_every_row_builds(row):
     cfg = ROWS[row]
     generator, discriminator = _built(cfg)
-    size = cfg.image_size
+    size = cfg.image_size[0]
     assert tuple(generator.output.shape) == (None, size, size, 1)
     assert [tuple(t.shape) for t in discriminator.inputs] == [(None, size, size, 3),
                                                               (None, size, size, 1)]
