@@ -21,7 +21,9 @@ from common.training.steps import JaxState, Step, backend
 def _generator_loss(cfg, y, fake, d_fake):
     terms = set(cfg.losses)
     adv = losses.generator_adversarial_loss(d_fake)
-    total = cfg.adversarial_weight * adv
+    # without "adversarial" in losses (a generator trained on L1 + Jaccard alone) the term is only
+    # logged: D still trains, but G does not follow it
+    total = cfg.adversarial_weight * adv if "adversarial" in terms else 0.0
     logs = {"g_adv": adv}
     if "l1" in terms and cfg.l1_weight:
         l1 = losses.l1_loss(y, fake)

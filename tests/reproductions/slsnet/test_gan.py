@@ -57,3 +57,29 @@ def test_pix2pix_step_on_jax():
     pytest.importorskip("jax")
     out = _run("jax")
     assert out.returncode == 0 and "ok" in out.stdout, out.stderr[-3000:]
+
+
+def test_losses_without_adversarial_leave_the_adversarial_term_out_of_the_generator_loss():
+    """``losses=("l1", "jaccard")`` trains G on L1 + Jaccard only (the term used to be added anyway)."""
+    from dataclasses import replace
+
+    import numpy as np
+
+    from common import losses as L
+    from reproductions.slsnet.configs import ROWS
+    from reproductions.slsnet.gan import _generator_loss
+
+    cfg = ROWS["SLSNet"]
+    rng = np.random.default_rng(0)
+    y = (rng.random((2, 8, 8, 1)) > 0.5).astype("float32")
+    fake = rng.random((2, 8, 8, 1)).astype("float32")
+    d_fake = rng.random((2, 1, 1, 1)).astype("float32") * 0.9 + 0.05
+    both = replace(cfg, losses=("adversarial", "l1", "jaccard"))
+    alone = replace(cfg, losses=("l1", "jaccard"))
+    total_both, logs = _generator_loss(both, y, fake, d_fake)
+    total_alone, _ = _generator_loss(alone, y, fake, d_fake)
+    l1, jac = float(L.l1_loss(y, fake)), float(L.soft_jaccard_loss(y, fake))
+    assert float(total_alone) == pytest.approx(cfg.l1_weight * l1 + cfg.jaccard_weight * jac, rel=1e-5)
+    assert float(total_both) == pytest.approx(float(total_alone) + cfg.adversarial_weight * float(logs["g_adv"]),
+                                              rel=1e-5)
+
