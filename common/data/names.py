@@ -9,6 +9,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+#: ISIC 2019's ground-truth columns, in the CSV's order (UNK has no images in the training set).
+ISIC2019_CLASSES = ("MEL", "NV", "BCC", "AK", "BKL", "DF", "VASC", "SCC", "UNK")
 #: Suffixes of image files an input folder may hold (lower case).
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff")
 #: Suffixes of mask files the scorers read.

@@ -18,9 +18,9 @@ from typing import Callable
 
 from .folders import (IMAGE_EXTENSIONS, Problems, dirs, files, find_dir, find_file, finish, list_images,
                       pairs, read_csv, to_float, with_labels)
+from .names import ISIC2019_CLASSES
 from .samples import ATTRIBUTES, DatasetIndex, Sample
 
-ISIC2019_CLASSES = ("MEL", "NV", "BCC", "AK", "BKL", "DF", "VASC", "SCC", "UNK")
 PH2_CLASSES = ["common nevus", "atypical nevus", "melanoma"]
 
 
@@ -216,7 +216,14 @@ def read_isic2019(root: Path, problems: Problems) -> DatasetIndex:
                 if classes is not None and image_id not in labels:
                     problems.note(f"{p}: image is not listed in {csv_path.name}; it is left out")
     elif csv_path is not None:
-        problems.note(f"{root}: {csv_path.name} found but no ISIC_2019_Training_Input folder")
+        # The labels alone (e.g. the ground truth downloaded first): the class counts can be
+        # reported and checked, and every image is reported missing once, as one problem.
+        labels, classes = _labels_2019(csv_path, problems)
+        expected = root / "ISIC_2019_Training_Input"
+        listed = [(k, v) for k, v in labels.items() if v is not None]
+        problems.note(f"{expected}: folder missing, so the {len(listed):,} images listed in {csv_path.name} "
+                      f"are missing; unpack ISIC_2019_Training_Input.zip beside the CSV")
+        samples += [Sample(k, str(expected / f"{k}.jpg"), None, label=v, split="train") for k, v in listed]
     if test_dir is not None:
         samples += [Sample(p.stem, str(p), None, split="test") for p in list_images(test_dir, problems)]
     meta = {}
@@ -327,7 +334,8 @@ LAYOUTS: dict[str, Layout] = {
                              read_isic2018_task2),
     "isic2019": Layout("isic2019", "ISIC_2019_Training_Input + ISIC_2019_Training_GroundTruth.csv",
                        ("ISIC_2019_Training_Input", "ISIC_2019_Test_Input"),
-                       lambda d: _any(d, ["ISIC_2019_Training_Input", "ISIC_2019_Test_Input"]), read_isic2019),
+                       lambda d: _any(d, ["ISIC_2019_Training_Input", "ISIC_2019_Test_Input"])
+                       or (d / "ISIC_2019_Training_GroundTruth.csv").is_file(), read_isic2019),
     "ph2": Layout("ph2", "'PH2 Dataset images'/IMDxxx/IMDxxx_Dermoscopic_Image/IMDxxx.bmp + PH2_dataset.txt",
                   (r"PH2[ _]?Dataset[ _]images",), lambda d: _any(d, [r"PH2[ _]?Dataset[ _]images"]), read_ph2),
 }

@@ -8,13 +8,14 @@ from typing import Iterable, Mapping, Sequence
 
 import numpy as np
 
+from common.data.names import ISIC2019_CLASSES  # noqa: F401 - re-exported by common.metrics
+
 SEGMENTATION_KEYS = ("jaccard", "thresholded_jaccard", "dice", "accuracy", "sensitivity", "specificity")
 JACCARD_CUTOFF = 0.65  # ISIC 2018 Task 1: per-image Jaccard below this scores 0
 MASK_THRESHOLD_8BIT = 128  # ISIC scoring: an 8-bit pixel is lesion when its value is > 128
 PROBABILITY_THRESHOLD = 0.5
 # ISIC 2018 Task 2 attributes, in the challenge's (alphabetical) order.
 ATTRIBUTES = ("globules", "milia_like_cyst", "negative_network", "pigment_network", "streaks")
-ISIC2019_CLASSES = ("MEL", "NV", "BCC", "AK", "BKL", "DF", "VASC", "SCC", "UNK")
 UNDECIDED = -1  # predicted label of a row whose top probability is shared by several classes
 
 

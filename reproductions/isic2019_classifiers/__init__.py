@@ -1,0 +1,1 @@
+"""ISIC 2019 classifiers and a U-Net (Verdeguer 2020, bachelor's thesis, in Spanish)."""
