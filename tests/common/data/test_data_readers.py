@@ -26,9 +26,9 @@ def test_isic2018_sample_has_5_pairs(shared_data):
     assert index.classes is None and not index.problems
 
 
-def test_discover_finds_both_real_datasets_from_their_parent(shared_data):
+def test_discover_finds_every_real_dataset_from_their_parent(shared_data):
     names = sorted(i.name for i in discover(shared_data))
-    assert names == ["isic2018", "ph2"]
+    assert names == ["isic2018", "isic2019", "ph2"]  # isic2019: the labels alone, images missing
     with pytest.raises(DataError, match="several datasets found"):
         load_index("auto", shared_data)
     assert len(load_index("ph2", shared_data)) == 100
