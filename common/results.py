@@ -148,7 +148,15 @@ def rows_filled(rec: dict, row_configs: Mapping[str, Any]) -> list[str]:
     return [row for row in matching if distance(row) == best]
 
 
-def _scores(rec: dict, split: str) -> dict | None:
+def _scores(rec: dict, split: str, checkpoint: str | None = None) -> dict | None:
+    """A run's mean scores on ``split``: of its main checkpoint, or of ``checkpoint`` (a classifier
+    keeps three: ``loss``, ``accuracy``, ``balanced_accuracy``) when the run kept that one."""
+    if checkpoint is not None:
+        kept = (rec["metrics"].get("checkpoints") or {}).get(checkpoint)
+        if kept is not None:
+            return (kept.get("scores") or {}).get(split)
+        if rec["metrics"].get("checkpoint") not in (None, checkpoint):
+            return None
     scores = rec["metrics"].get("scores", {})
     if split in scores:
         return scores[split]
@@ -156,7 +164,7 @@ def _scores(rec: dict, split: str) -> dict | None:
 
 
 def summarise(records: Sequence[dict], row: str, dataset: str, score_split: str = "test",
-              row_configs: Mapping[str, Any] | None = None) -> RunResult | None:
+              row_configs: Mapping[str, Any] | None = None, checkpoint: str | None = None) -> RunResult | None:
     """The newest run (or the newest complete k-fold group) of ``row`` on ``dataset``.
 
     With ``row_configs`` (every row of the paper), the runs are those that fill ``row`` by
@@ -167,7 +175,7 @@ def summarise(records: Sequence[dict], row: str, dataset: str, score_split: str 
         mine = [r for r in records if r["metrics"].get("dataset") == dataset and row in rows_filled(r, row_configs)]
     else:
         mine = [r for r in records if r["metrics"].get("row") == row and r["metrics"].get("dataset") == dataset]
-    mine = [r for r in mine if _scores(r, score_split) or _scores(r, "val")]
+    mine = [r for r in mine if _scores(r, score_split, checkpoint) or _scores(r, "val", checkpoint)]
     if not mine:
         return None
     mine.sort(key=lambda r: r["config"].get("provenance", {}).get("created", ""))
@@ -175,12 +183,12 @@ def summarise(records: Sequence[dict], row: str, dataset: str, score_split: str 
     folds = [r for r in mine if r["metrics"].get("fold") is not None
              and _group_key(r) == _group_key(newest)]
     group = _latest_per_fold(folds) if newest["metrics"].get("fold") is not None else [newest]
-    per_run = [(_scores(r, score_split) or _scores(r, "val")) for r in group]
+    per_run = [(_scores(r, score_split, checkpoint) or _scores(r, "val", checkpoint)) for r in group]
     keys = sorted(set().union(*per_run))
     mean = {k: statistics.fmean(s[k] for s in per_run if k in s) for k in keys}
     std = {k: statistics.stdev([s[k] for s in per_run if k in s]) for k in keys} if len(group) > 1 else {}
     met, prov = newest["metrics"], newest["config"].get("provenance", {})
-    used = score_split if _scores(newest, score_split) else "val"
+    used = score_split if _scores(newest, score_split, checkpoint) else "val"
     split_desc = met.get("split_spec") or "?"
     if len(group) > 1:
         split_desc = f"{split_desc}, {len(group)} folds (mean ± std)"
@@ -370,12 +378,13 @@ class TableSpec:
     dataset_label: str                # how the paper describes its evaluation data
     metrics: Sequence[str] = SEG_METRICS[:1] + SEG_METRICS[2:]
     score_split: str = "test"
+    checkpoint: str | None = None      # which kept checkpoint the table reports (None: the run's main one)
 
 
 def write_paper_tables(paper: str, rows: Sequence[str] | Mapping[str, Any], tables: Mapping[str, Sequence[str]],
                        paper_numbers: Mapping[str, Mapping[str, Mapping[str, float]]],
                        specs: Mapping[str, TableSpec], runs_root: str | Path, results_dir: str | Path,
-                       preface: str = "") -> list[Path]:
+                       preface: str = "", other_metrics: Sequence[str] = SEG_METRICS) -> list[Path]:
     """Regenerate ``results/<paper>/``: one Markdown + CSV per table, the other-data runs, an index."""
     results_dir = Path(results_dir)
     row_configs = dict(rows) if isinstance(rows, Mapping) else None
@@ -388,7 +397,8 @@ def write_paper_tables(paper: str, rows: Sequence[str] | Mapping[str, Any], tabl
     for table, spec in specs.items():
         ours = {}
         for row in tables[table]:
-            res = summarise(records, row, spec.dataset, spec.score_split, row_configs=row_configs)
+            res = summarise(records, row, spec.dataset, spec.score_split, row_configs=row_configs,
+                            checkpoint=spec.checkpoint)
             ours[row] = res
             if res:
                 reported.append(res)
@@ -399,13 +409,13 @@ def write_paper_tables(paper: str, rows: Sequence[str] | Mapping[str, Any], tabl
         written.append(results_dir / f"{stem}.md")
         index_lines.append(md)
     real = [r for r in records if r["metrics"].get("dataset") != "synthetic"]
-    md, csv_rows, others = other_runs_table(real, [s.dataset for s in specs.values()], SEG_METRICS, list(rows),
+    md, csv_rows, others = other_runs_table(real, [s.dataset for s in specs.values()], other_metrics, list(rows),
                                             row_configs=row_configs)
     reported.extend(others)
     write_table(results_dir, "other_data", md, csv_rows)
     index_lines.append(md)
     if row_configs is not None:
-        md, csv_rows, variants = variants_table(real, row_configs, SEG_METRICS)
+        md, csv_rows, variants = variants_table(real, row_configs, other_metrics)
         reported.extend(variants)
         write_table(results_dir, "variants", md, csv_rows)
         written.append(results_dir / "variants.md")

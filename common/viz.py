@@ -142,6 +142,57 @@ def show_predictions(paper, run_dir: str | os.PathLike, n: int = 4, split: str =
     return fig
 
 
+def plot_class_counts(counts: dict, reference: dict | None = None, ax=None, title: str = "samples per class"):
+    """Bars of ``class -> count`` (ours), with ``reference`` (a paper's counts) beside them."""
+    import matplotlib.pyplot as plt
+
+    ax = ax or plt.subplots(figsize=(7, 3.2))[1]
+    names = list(counts)
+    x = np.arange(len(names))
+    width = 0.4 if reference else 0.8
+    ax.bar(x - (width / 2 if reference else 0), [counts[n] for n in names], width, label="ours")
+    if reference:
+        ax.bar(x + width / 2, [reference.get(n, 0) for n in names], width, label="paper")
+        ax.legend()
+    ax.set_xticks(x, names)
+    ax.set_ylabel("images")
+    ax.set_title(title)
+    return ax
+
+
+def plot_confusion(run_dir: str | os.PathLike, split: str = "test", checkpoint: str | None = None):
+    """A classifier run's confusion matrix (rows: truth, columns: prediction) and per-class recall,
+    from its ``metrics.json`` (``checkpoint``: one of the kept ones; default the main)."""
+    import json
+
+    import matplotlib.pyplot as plt
+
+    metrics = json.loads((Path(run_dir) / "metrics.json").read_text())
+    details = (metrics.get("checkpoints_details") or {}).get(checkpoint) if checkpoint else metrics.get("details")
+    details = (details or {}).get(split) or {}
+    if "confusion_matrix" not in details:
+        raise ValueError(f"{run_dir}: metrics.json holds no confusion matrix for {split!r}")
+    names = details["confusion_matrix"]["classes"]
+    matrix = np.asarray(details["confusion_matrix"]["rows_true_columns_predicted"])
+    recall = details.get("per_class_recall", {})
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
+    left.imshow(matrix, cmap="Blues")
+    for (i, j), v in np.ndenumerate(matrix):
+        left.text(j, i, str(v), ha="center", va="center", fontsize=8)
+    left.set_xticks(range(len(names)), names, rotation=45, ha="right")
+    left.set_yticks(range(len(names)), names)
+    left.set_xlabel("predicted")
+    left.set_ylabel("true")
+    left.set_title(f"confusion matrix ({split})")
+    right.bar(range(len(names)), [recall.get(n) or 0 for n in names])
+    right.set_xticks(range(len(names)), names, rotation=45, ha="right")
+    right.set_ylim(0, 1)
+    right.set_title("per-class recall (balanced accuracy = their mean)")
+    fig.suptitle(f"{metrics.get('row')} on {metrics.get('dataset')}, checkpoint {checkpoint or metrics.get('checkpoint')}")
+    fig.tight_layout()
+    return fig
+
+
 def show_table(path: str | os.PathLike):
     """Render a generated Markdown table in a notebook (plain text elsewhere)."""
     text = Path(path).read_text()

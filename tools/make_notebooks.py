@@ -17,7 +17,10 @@ PAPERS = {
     "slsnet": "SLSNet (Sarker et al. 2021)",
     "aernet": "AER-Net (Lima & Braz 2021)",
     "asnet": "ASNet (Zhu et al. 2020)",
+    "isic2019_classifiers": "ISIC 2019 classifiers and a U-Net (Verdeguer 2020)",
 }
+#: papers whose default row is a classifier: class counts and confusion matrices, not mask overlays
+CLASSIFIERS = {"isic2019_classifiers"}
 
 
 def notebook(paper: str, title: str):
@@ -65,6 +68,30 @@ def notebook(paper: str, title: str):
             "else:\n"
             f"    print('no trained run under runs/{paper}/: python -m reproductions.{paper}.train makes one')"),
     ]
+    if paper in CLASSIFIERS:
+        cells[-2:] = [
+            new_markdown_cell("## Classes (Table 5.1)\n\nCounted from the ground-truth CSV by "
+                              f"`python -m reproductions.{paper}.table --labels-csv ...`, beside the thesis's counts."),
+            new_code_cell(
+                "import csv\n"
+                f"counts_csv = viz.REPO / 'results' / '{paper}' / 'table_5.1.csv'\n"
+                "if counts_csv.exists():\n"
+                "    rows = list(csv.DictReader(counts_csv.open()))\n"
+                "    viz.plot_class_counts({r['class']: int(r['ours']) for r in rows},\n"
+                "                          {r['class']: int(r['thesis']) for r in rows}, title='ISIC 2019 (Table 5.1)')\n"
+                "    plt.show()\n"
+                "else:\n"
+                "    print('no Table 5.1 yet: run the table command with --labels-csv')"),
+            new_markdown_cell("## Confusion matrix and per-class recall of a trained run"),
+            new_code_cell(
+                "RUN_DIR = os.environ.get('NOTEBOOK_RUN_DIR') or (LOCAL[-1] if LOCAL else None)\n"
+                "if RUN_DIR:\n"
+                "    print('run:', viz.shown_path(RUN_DIR))\n"
+                "    viz.plot_confusion(RUN_DIR, split='test' if (Path(RUN_DIR) / 'per_image_test.csv').exists() else 'val')\n"
+                "    plt.show()\n"
+                "else:\n"
+                f"    print('no trained run under runs/{paper}/: python -m reproductions.{paper}.train makes one')"),
+        ]
     for i, cell in enumerate(cells):
         cell["id"] = f"{paper}-{i}"  # fixed ids: regenerating changes nothing that did not change
     nb = new_notebook(cells=cells)

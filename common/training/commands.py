@@ -310,7 +310,7 @@ def _fit_and_score(paper, args, row, cfg, weights, fold, run_dir, record, resume
     cfg = fields.tracked(cfg)            # which fields the run reads: --set on any other is refused
     task = paper.task_for(cfg)
     data = ex.prepare_data(args, cfg, seed=args.seed, fold=fold, fallback=paper.fallback_split,
-                           index_options=task.index_options())
+                           index_options=task.index_options(), subset=paper.subset)
     record["dataset"] = data.index.name
     row_data = getattr(cfg, "dataset", None)          # the data the paper ran this row on
     if row_data and data.index.name != row_data:
@@ -542,6 +542,7 @@ class LoadedRun:
     task: object
     model: object
     checkpoint: str
+    subset: object = None          # the paper's (index, cfg, seed) -> index, applied as in training
 
 
 def _checkpoint_names(task, run_dir: Path) -> list[str]:
@@ -580,7 +581,7 @@ def open_run(paper: ex.Paper, run_dir: str | Path, checkpoint: str | None = None
         raise ConfigError(f"{run_dir} has no checkpoints/{weights.name} yet: train (or --resume) it first")
     model = paper.build_predictor(cfg)
     model.load_weights(str(weights))
-    return LoadedRun(run_dir, cfg, record, task, model, name)
+    return LoadedRun(run_dir, cfg, record, task, model, name, paper.subset)
 
 
 def load_run(paper: ex.Paper, run_dir: str | Path, checkpoint: str | None = None):
@@ -765,6 +766,8 @@ def _evaluation_samples(args, run: LoadedRun):
     options = run.task.index_options()
     if args.data_dir:
         index = load_index(args.dataset or "auto", args.data_dir, **options)
+        if run.subset is not None:
+            index = run.subset(index, run.cfg, record.get("seed", 0))
         if run.task.kind == "classification":
             samples = [s for s in index.samples if s.label is not None]
         elif run.task.kind == "attributes":
@@ -777,6 +780,8 @@ def _evaluation_samples(args, run: LoadedRun):
     index = load_index(record["dataset"], record.get("data_dir"),
                        synthetic_size=record.get("synthetic_size") or getattr(run.cfg, "synthetic_size", 200),
                        seed=record.get("seed", 0), **options)
+    if run.subset is not None:
+        index = run.subset(index, run.cfg, record.get("seed", 0))
     split_ids = load_split(run.run_dir / "split.json")
     split = args.split
     if split == "test" and "test" not in split_ids:

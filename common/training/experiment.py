@@ -52,6 +52,10 @@ class Paper:
         fallback_split: the split used where a row's ``official`` split does not exist.
         size_multiple: ``cfg -> int`` (or an int): image height and width must be multiples of it
             (2 to the number of times the network halves the resolution); checked before any work.
+        subset: ``(index, cfg, seed) -> index`` or None: the images and labels a row works on, when
+            that is not the whole dataset (the ISIC 2019 thesis's balanced experiment: 1987 images of
+            each of five classes, four of them grouped); applied wherever the runner loads the
+            dataset (training, evaluate), before the split.
     """
 
     name: str
@@ -67,6 +71,7 @@ class Paper:
     synthetic_defaults: Mapping[str, Any] = field(default_factory=dict)
     fallback_split: str = "holdout:0.8,0.2"
     size_multiple: Callable[[Any], int] | int = 32   # image sides must divide by it (the net's stride)
+    subset: Callable | None = None
 
     def task_for(self, cfg):
         """The row's task, bound to the row's config (an attribute task to its attribute)."""
@@ -222,16 +227,20 @@ def show_bars(args) -> bool:
 
 
 def prepare_data(args, cfg, *, seed: int, fold: int | None = None,
-                 fallback: str = "holdout:0.8,0.2", index_options: Mapping[str, Any] | None = None) -> PreparedData:
+                 fallback: str = "holdout:0.8,0.2", index_options: Mapping[str, Any] | None = None,
+                 subset: Callable | None = None) -> PreparedData:
     """Load the dataset named on the command line, split it, decode the arrays (cached).
 
     ``index_options``: what the row's task asks of ``load_index`` (synthetic attribute masks).
+    ``subset``: the paper's ``(index, cfg, seed) -> index`` (see :class:`Paper`).
     """
     from common.data import load_arrays, load_index
 
     dataset = args.dataset or ("auto" if args.data_dir else "synthetic")
     synthetic_size = args.synthetic_size or getattr(cfg, "synthetic_size", 200)
     index = load_index(dataset, args.data_dir, synthetic_size=synthetic_size, seed=seed, **(index_options or {}))
+    if subset is not None:
+        index = subset(index, cfg, seed)
     spec = getattr(cfg, "split", "holdout:0.8,0.2")
     if spec.startswith("official") and not any(s.split for s in index.samples):
         print(f"{index.name} defines no official split: using {fallback} instead", file=sys.stderr)

@@ -33,6 +33,11 @@ TINY = {
               "--image-size", "32x32", "--batch-size", "4", "--split", "kfold:2", "--seed", "3", "--quiet"],
         epochs=2, split="test", n_images=20, first_argv=["--fold", "all"], one_argv=["--fold", "1"],
         one_index=1),
+    # the thesis's own residual net, narrowed, on the synthetic data's three classes
+    "isic2019_classifiers": dict(
+        argv=["--row", "Residual net", "--set", "residual_widths=4,8", "--synthetic-size", "40",
+              "--image-size", "32", "--batch-size", "8", "--seed", "3", "--quiet"],
+        epochs=2, split="test", n_images=40, parts=("train", "val", "test")),
 }
 
 
@@ -47,9 +52,15 @@ class TinyRuns:
     epochs: int
     split: str
     n_images: int
+    parts: tuple[str, ...] = ()
     first_argv: list[str] = field(default_factory=list)
     one_argv: list[str] = field(default_factory=list)
     one_index: int = 0
+
+    @property
+    def split_parts(self) -> set[str]:
+        """The parts of the run's split (train and the scored part, unless ``parts`` says more)."""
+        return set(self.parts) or {"train", self.split}
 
     @property
     def run(self) -> Path:

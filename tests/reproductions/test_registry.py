@@ -24,8 +24,10 @@ NARROW = {
                     "decoder_widths=8,4", "decoder_fams=1", "disc_widths=4,8,16"]),
     "aernet": (32, ["unet_encoder_filters=4,8,16,32,64", "decoder_filters=32,16,8,4"]),
     "asnet": (32, ["unet_filters=4,8,16"]),
+    "isic2019_classifiers": (32, ["residual_widths=4,8"]),
 }
-NARROW_ROW = {"aernet": "Attention + Residual connections + U-Net", "asnet": "U-Net"}
+NARROW_ROW = {"aernet": "Attention + Residual connections + U-Net", "asnet": "U-Net",
+              "isic2019_classifiers": "Residual net"}
 
 
 def test_every_registered_paper_is_a_complete_declaration():
@@ -85,4 +87,6 @@ def test_the_default_row_narrowed_passes_the_model_harness(name, tmp_path):
     model = paper.build_predictor(cfg)
     channels = model.input_shape[-1]
     x = np.random.default_rng(0).random((2, size, size, channels), np.float32)
-    check_model(model, x, tmp_path, expected_shape=(2, size, size, 1))
+    task = paper.task_for(cfg)
+    expected = (2, task.n_classes) if task.kind == "classification" else (2, size, size, 1)
+    check_model(model, x, tmp_path, expected_shape=expected)

@@ -39,10 +39,10 @@ def test_run_folder_holds_the_record(name, tiny_runs):
         assert prov["backend"] == "tensorflow" and prov["hardware"] and prov["versions"]["keras"]
         assert "commit" in prov["git"]
         metrics = json.loads((run / "metrics.json").read_text())
-        assert metrics["epochs_done"] == t.epochs and set(metrics["scores"]) == {t.split}
+        assert metrics["epochs_done"] == t.epochs and set(metrics["scores"]) == t.split_parts - {"train"}
         assert all(math.isfinite(v) for v in metrics["scores"][t.split].values())
         split = json.loads((run / "split.json").read_text())
-        assert set(split) == {"train", t.split} and not set(split["train"]) & set(split[t.split])
+        assert set(split) == t.split_parts and not set(split["train"]) & set(split[t.split])
         scored = sorted(r["id"] for r in read_csv(run / f"per_image_{t.split}.csv"))
         assert scored == sorted(split[t.split])
         history = read_csv(run / "history.csv")
@@ -134,6 +134,13 @@ def test_predict_writes_binary_masks_at_each_inputs_size(name, tiny_runs, tmp_pa
     Image.fromarray(rng.integers(0, 255, (70, 50, 3), dtype=np.uint8)).save(src / "IMD999.bmp")
     out = tmp_path / "out"
     written = t.command("predict")(["--run-dir", str(t.run), str(src), "--out", str(out)])
+    if json.loads((t.run / "metrics.json").read_text())["task"] == "classification":
+        (table,) = written
+        rows = read_csv(table)
+        assert Path(table).name == "predictions.csv" and sorted(r["image"] for r in rows) == ["IMD999", "ISIC_0000001"]
+        probs = [[v for k, v in r.items() if k != "image"] for r in rows]
+        assert all(abs(sum(p) - 1) < 1e-4 for p in probs)
+        return
     assert sorted(Path(p).name for p in written) == ["IMD999_segmentation.png", "ISIC_0000001_segmentation.png"]
     a, b = Image.open(out / "ISIC_0000001_segmentation.png"), Image.open(out / "IMD999_segmentation.png")
     assert a.mode == "L" and b.mode == "L"

@@ -18,7 +18,7 @@ def _template():
     return module
 
 
-@pytest.mark.parametrize("paper", ["slsnet", "aernet", "asnet"])
+@pytest.mark.parametrize("paper", ["slsnet", "aernet", "asnet", "isic2019_classifiers"])
 def test_committed_notebook_is_the_template_executed(paper):
     made = _template().notebook(paper, _template().PAPERS[paper])
     committed = json.loads((REPO / "notebooks" / f"{paper}.ipynb").read_text())

@@ -1,0 +1,110 @@
+"""The thesis as the shared commands see it: classifiers through ``ClassificationTask`` (three
+checkpoints: lowest validation loss, highest validation accuracy, highest validation balanced
+multi-class accuracy, sections 5.2-5.4), the U-Net through ``SegmentationTask`` (two: highest
+validation Jaccard, lowest validation loss, section 5.5); the balanced experiment's subset."""
+from __future__ import annotations
+
+import dataclasses
+import sys
+
+from common.cli import ConfigError
+from common.training.experiment import Paper, TrainingParts, build_or_explain
+from common.training.tasks import ClassificationTask, Monitor, SegmentationTask
+from reproductions.isic2019_classifiers.configs import ROWS
+from reproductions.isic2019_classifiers.data import BALANCED_CLASSES, CLASSES, balanced_subset
+
+UNET_MONITORS = (Monitor("jaccard", "val_jaccard", "max"), Monitor("loss", "val_loss", "min"))
+
+
+def task(cfg):
+    if cfg.model == "unet":
+        return SegmentationTask(monitors=UNET_MONITORS)
+    return ClassificationTask(cfg.n_classes)
+
+
+def _network(cfg, encoder_weights):
+    if cfg.model == "unet":
+        from common.backbones.unet import build_unet
+
+        if encoder_weights is not None:
+            raise ConfigError("the thesis's U-Net is trained from scratch: --encoder-weights accepts only none")
+        return build_unet(cfg.image_size, cfg.unet_filters, name="unet")
+    from reproductions.isic2019_classifiers.models import build_classifier
+
+    kwargs = {}
+    if cfg.model == "residual":
+        kwargs = {"widths": cfg.residual_widths, "dropout": cfg.dropout}
+    if encoder_weights == "imagenet" and cfg.model in ("alexnet", "residual", "vgg16"):
+        raise ConfigError(f"{cfg.model}: the thesis trains it from scratch; --encoder-weights none "
+                          "(or a weights file)")
+    try:
+        return build_or_explain(build_classifier, cfg.model, (*cfg.image_size, 3), cfg.n_classes,
+                                weights=encoder_weights, **kwargs)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from exc
+
+
+def build_training(cfg, encoder_weights=None) -> TrainingParts:
+    import keras
+
+    from common.losses import get_loss
+    from common.training.steps import SupervisedStep
+
+    model = _network(cfg, encoder_weights)
+    if cfg.optimizer != "adam":
+        raise ConfigError(f"optimizer {cfg.optimizer!r}: this package trains with adam (the thesis names none)")
+    optimizer = keras.optimizers.Adam(learning_rate=cfg.learning_rate)
+    loss = get_loss(cfg.loss)
+    return TrainingParts(step=SupervisedStep(model, loss, optimizer), models={"model": model},
+                         optimizers={"model": optimizer}, predictor=model, loss=loss)
+
+
+def build_predictor(cfg):
+    return _network(cfg, None)
+
+
+def augment(cfg):
+    if cfg.augment == "none":
+        return None
+    from common.augment import get_pipeline
+
+    return get_pipeline(cfg.augment)
+
+
+def subset(index, cfg, seed):
+    """The balanced experiment (section 5.3): 1987 images of each of MEL, NV, BCC, BKL and of the
+    four rarest classes grouped; the other experiments use every labelled image."""
+    if cfg.experiment != "balanced":
+        return index
+    if list(index.classes or [])[:len(CLASSES)] != list(CLASSES):
+        print(f"note: the balanced experiment groups ISIC 2019's classes; {index.name} has "
+              f"{index.classes}, so every image is used as it is", file=sys.stderr)
+        return index
+    labelled = [s for s in index.samples if s.label is not None]
+    try:
+        ids, labels = balanced_subset([s.id for s in labelled], [s.label for s in labelled], seed)
+    except ValueError as exc:
+        raise ConfigError(f"{index.name}: {exc}; the balanced experiment needs ISIC 2019's 25,331 images") from exc
+    by_id = {s.id: s for s in labelled}
+    samples = [dataclasses.replace(by_id[i], label=lab) for i, lab in sorted(zip(ids, labels))]
+    return dataclasses.replace(index, samples=samples, classes=list(BALANCED_CLASSES))
+
+
+PAPER = Paper(
+    name="isic2019_classifiers",
+    title="ISIC 2019 classifiers and a U-Net (Verdeguer 2020): VGG16, AlexNet, a residual net, "
+          "ResNet101, Wide ResNet",
+    rows=ROWS,
+    default_row="Wide ResNet",
+    build_training=build_training,
+    build_predictor=build_predictor,
+    task=task,
+    augment=augment,
+    weights_choices=("imagenet", "none", "PATH"),
+    # The embedded synthetic data (its generator's 3 classes): the thesis's own residual net, small,
+    # from scratch, a few minutes on a CPU.
+    synthetic_defaults={"epochs": 4, "synthetic_size": 96, "image_size": (64, 64), "n_classes": 3,
+                        "encoder_weights": None},
+    size_multiple=lambda cfg: 2 ** (len(cfg.unet_filters) - 1) if cfg.model == "unet" else 32,
+    subset=subset,
+)
