@@ -299,21 +299,24 @@ def variants_table(records: Sequence[dict], row_configs: Mapping[str, Any], metr
              "fills no paper row. Values in %.", "",
              "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     csv_rows, results = [], []
+    groups: dict[tuple, list[dict]] = {}
     for rec in sorted(records, key=lambda r: r["name"]):
         row = rec["metrics"].get("row")
         if row not in row_configs:
             continue
         diffs = config_differences(rec["config"], row_configs[row])
-        if not diffs:
-            continue
-        scores = _scores(rec, "test") or _scores(rec, "val") or {}
-        res = _single(rec, row)
+        if diffs:   # fold runs of one variant are one entry: mean ± std over the folds
+            groups.setdefault((describe_differences(diffs), *_group_key(rec)), []).append(rec)
+    for (what, row, dataset, *_), group in groups.items():
+        res = summarise(group, row, dataset) if len(group) > 1 else _single(group[0], row)
         results.append(res)
-        what = describe_differences(diffs)
-        lines.append("| " + " | ".join([rec["name"], row, what, rec["metrics"].get("dataset", "?")]
-                                       + [fmt(scores.get(m)) for m in metrics] + [res.provenance()]) + " |")
-        csv_rows.append({"run": rec["name"], "row": row, "differences": what,
-                         "dataset": rec["metrics"].get("dataset"), **{m: scores.get(m) for m in metrics},
+        std = res.std or {}
+        lines.append("| " + " | ".join([", ".join(res.runs), row, what, dataset]
+                                       + [fmt(res.scores.get(m), std.get(m)) for m in metrics]
+                                       + [res.provenance()]) + " |")
+        csv_rows.append({"run": ", ".join(res.runs), "row": row, "differences": what, "dataset": dataset,
+                         **{m: res.scores.get(m) for m in metrics},
+                         **({f"{m}_std": std.get(m) for m in metrics} if std else {}),
                          "provenance": res.provenance()})
     if not csv_rows:
         lines.append("| (none) |" + " |" * (len(head) - 1))
