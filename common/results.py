@@ -231,6 +231,19 @@ def _latest_per_fold(records: Sequence[dict]) -> list[dict]:
     return [best[k] for k in sorted(best)]
 
 
+#: metrics that are not fractions: printed as they are (3 decimals), not in %
+RAW_METRICS = ("loss",)
+
+
+def cell(metric: str, value: float | None, std: float | None = None) -> str:
+    """A table cell of ``metric``: in % for fractions, as it is for a loss."""
+    if metric in RAW_METRICS:
+        if value is None or (isinstance(value, float) and math.isnan(value)):
+            return "—"
+        return f"{value:.3f}" + (f" ± {std:.3f}" if std is not None else "")
+    return fmt(value, std)
+
+
 def fmt(value: float | None, std: float | None = None, percent: bool = True) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "—"
@@ -264,7 +277,7 @@ def comparison_table(title: str, rows: Sequence[str], paper_numbers: Mapping[str
     """Markdown and CSV rows: for each metric the paper's value and ours side by side."""
     head = ["Method"] + [f"{SHORT.get(m, m)} paper" for m in metrics] + [f"{SHORT.get(m, m)} ours" for m in metrics] + ["our run"]
     lines = [f"## {title}", "", f"Paper numbers are the paper's own, on {dataset_label}. Ours are from the runs "
-             "named in the last column; a row of this suite without such a run says \"not run\". Values in %.",
+             "named in the last column; a row of this suite without such a run says \"not run\". Values in % (a loss as it is).",
              "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     csv_rows = []
     names = list(rows) + [r for r in paper_numbers if r not in rows]
@@ -272,11 +285,11 @@ def comparison_table(title: str, rows: Sequence[str], paper_numbers: Mapping[str
         paper_vals = paper_numbers.get(name, {})
         res = ours.get(name)
         in_suite = name in our_rows
-        cells = [name] + [fmt(paper_vals.get(m), paper_vals.get(f"{m}_std")) for m in metrics]
+        cells = [name] + [cell(m, paper_vals.get(m), paper_vals.get(f"{m}_std")) for m in metrics]
         if res is None:
             cells += ["—"] * len(metrics) + ["not run" if in_suite else "literature row (not part of this suite)"]
         else:
-            cells += [fmt(res.scores.get(m), res.std.get(m) if res.std else None) for m in metrics]
+            cells += [cell(m, res.scores.get(m), res.std.get(m) if res.std else None) for m in metrics]
             cells += [res.provenance()]
         lines.append("| " + " | ".join(cells) + " |")
         csv_rows.append({"method": name, **{f"{m}_paper": paper_vals.get(m) for m in metrics},
@@ -312,7 +325,7 @@ def variants_table(records: Sequence[dict], row_configs: Mapping[str, Any], metr
         results.append(res)
         std = res.std or {}
         lines.append("| " + " | ".join([", ".join(res.runs), row, what, dataset]
-                                       + [fmt(res.scores.get(m), std.get(m)) for m in metrics]
+                                       + [cell(m, res.scores.get(m), std.get(m)) for m in metrics]
                                        + [res.provenance()]) + " |")
         csv_rows.append({"run": ", ".join(res.runs), "row": row, "differences": what, "dataset": dataset,
                          **{m: res.scores.get(m) for m in metrics},
@@ -356,7 +369,7 @@ def other_runs_table(records: Sequence[dict], exclude_datasets: Sequence[str], m
              "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     csv_rows = []
     for res in results:
-        lines.append("| " + " | ".join([res.row, res.dataset] + [fmt(res.scores.get(m), res.std.get(m) if res.std else None)
+        lines.append("| " + " | ".join([res.row, res.dataset] + [cell(m, res.scores.get(m), res.std.get(m) if res.std else None)
                                                                   for m in metrics] + [res.provenance()]) + " |")
         csv_rows.append({"row": res.row, "dataset": res.dataset, **{m: res.scores.get(m) for m in metrics},
                          **({f"{m}_std": res.std.get(m) for m in metrics} if res.std else {}),

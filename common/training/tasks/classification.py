@@ -17,7 +17,7 @@ import numpy as np
 
 from common.training.tasks.base import Monitor, PostProcess, Scored, Task
 
-CLASSIFICATION_METRICS = ("accuracy", "balanced_accuracy")
+CLASSIFICATION_METRICS = ("loss", "accuracy", "balanced_accuracy")
 #: The thesis keeps three checkpoints per classifier (section 4.3).
 THREE_CHECKPOINTS = (Monitor("loss", "val_loss", "min"), Monitor("accuracy", "val_accuracy", "max"),
                      Monitor("balanced_accuracy", "val_balanced_accuracy", "max"))
@@ -102,7 +102,9 @@ class ClassificationTask(Task):
         per_image = [{"id": s.id, "label": names[int(t)], "predicted": names[int(p)] if p >= 0 else "undecided",
                       **{f"p_{n}": float(v) for n, v in zip(names, row)}}
                      for s, t, p, row in zip(samples, targets, predicted, outputs)]
-        mean = {"accuracy": float(acc.accuracy), "balanced_accuracy": float(np.nanmean(recall))}
+        true_p = np.clip(np.asarray(outputs, np.float64)[np.arange(len(targets)), np.asarray(targets, int)], 1e-7, 1.0)
+        mean = {"loss": float(-np.log(true_p).mean()) if len(targets) else float("nan"),   # categorical CE
+                "accuracy": float(acc.accuracy), "balanced_accuracy": float(np.nanmean(recall))}
         extra = {"per_class_recall": {n: (None if np.isnan(r) else float(r)) for n, r in zip(names, recall)},
                  "confusion_matrix": {"classes": names, "rows_true_columns_predicted": confusion.tolist()},
                  "accuracy_ci95": [float(acc.low), float(acc.high)]}

@@ -53,7 +53,7 @@ def test_classifier_keeps_three_checkpoints_and_scores_each(classifier_run):
     assert set(record["checkpoints"]) == {"loss", "accuracy", "balanced_accuracy"}
     assert record["scores"] == record["checkpoints"]["loss"]["scores"]
     test = record["checkpoints"]["balanced_accuracy"]["scores"]["test"]
-    assert set(test) == {"accuracy", "balanced_accuracy"}
+    assert set(test) == {"loss", "accuracy", "balanced_accuracy"}
     confusion = np.array(record["details"]["test"]["confusion_matrix"]["rows_true_columns_predicted"])
     assert confusion.shape == (3, 3) and confusion.sum() == record["split"]["test"]
     assert json.loads((run / "config.json").read_text())["classes"] == ["regular", "atypical", "melanoma-like"]
@@ -122,6 +122,7 @@ def test_classification_scores_are_the_challenges():
     scored = task.score(samples, probs, labels, native=False, post=PostProcess(), classes=["a", "b", "c"])
     assert scored.mean["accuracy"] == pytest.approx(3 / 5)
     assert scored.mean["balanced_accuracy"] == pytest.approx((1 + 0.5 + 0.5) / 3)
+    assert scored.mean["loss"] == pytest.approx(-np.mean(np.log([.8, .7, .3, .8, .1])), rel=1e-5)  # as val_loss
     assert scored.extra["confusion_matrix"]["rows_true_columns_predicted"] == [[1, 0, 0], [1, 1, 0], [0, 1, 1]]
     val = task.validation(probs, labels, samples)
     assert val["val_loss"] == pytest.approx(-np.mean(np.log([.8, .7, .3, .8, .1])), rel=1e-5)
