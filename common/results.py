@@ -277,7 +277,8 @@ def comparison_table(title: str, rows: Sequence[str], paper_numbers: Mapping[str
     """Markdown and CSV rows: for each metric the paper's value and ours side by side."""
     head = ["Method"] + [f"{SHORT.get(m, m)} paper" for m in metrics] + [f"{SHORT.get(m, m)} ours" for m in metrics] + ["our run"]
     lines = [f"## {title}", "", f"Paper numbers are the paper's own, on {dataset_label}. Ours are from the runs "
-             "named in the last column; a row of this suite without such a run says \"not run\". Values in % (a loss as it is).",
+             "named in the last column; a row of this suite without such a run says \"not run\". Values in %"
+             + (" (a loss as it is)." if any(m in RAW_METRICS for m in metrics) else "."),
              "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     csv_rows = []
     names = list(rows) + [r for r in paper_numbers if r not in rows]
@@ -339,8 +340,10 @@ def variants_table(records: Sequence[dict], row_configs: Mapping[str, Any], metr
 def _single(rec: dict, row: str) -> RunResult:
     met, prov = rec["metrics"], rec["config"].get("provenance", {})
     used = "test" if _scores(rec, "test") else "val"
-    return RunResult(row=row, dataset=met.get("dataset", "?"),
-                     split=f"{met.get('split_spec') or '?'}, scored on {used} ({met.get('split', {}).get(used, '?')} images)",
+    split = f"{met.get('split_spec') or '?'}, scored on {used} ({met.get('split', {}).get(used, '?')} images)"
+    if used == "val":
+        split += ", the images that also chose the checkpoint"
+    return RunResult(row=row, dataset=met.get("dataset", "?"), split=split,
                      scores=_scores(rec, used) or {}, epochs=_epochs(rec),
                      image_size=_settings(rec)[1], weights=_settings(rec)[2],
                      hardware=prov.get("hardware", "?"), backend=prov.get("backend", "?"), commit=_commit(prov),
