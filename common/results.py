@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import re
 import shutil
 import statistics
 from dataclasses import dataclass, field
@@ -254,21 +255,39 @@ def fmt(value: float | None, std: float | None = None, percent: bool = True) -> 
     return text
 
 
+def scrub_paths(record: dict) -> dict:
+    """A run record fit to commit: the data folder named by its last part (``DATA/ph2-dev``), not by
+    where it sat on the machine that ran it, in ``data_dir`` and in the recorded command."""
+    out = dict(record)
+    data_dir = out.get("data_dir")
+    if data_dir:
+        out["data_dir"] = f"DATA/{Path(data_dir).name}"
+    command = out.get("command")
+    if isinstance(command, str):
+        out["command"] = re.sub(r"(--data-dir[ =])(\S+)", lambda m: m.group(1) + f"DATA/{Path(m.group(2)).name}",
+                                command)
+    return out
+
+
 def keep_records(results: Iterable[RunResult], records: Sequence[dict], results_dir: str | Path) -> None:
-    """Copy the record files of each reported run into ``results/<paper>/records/<run>/``."""
+    """Copy the record files of each reported run into ``results/<paper>/records/<run>/``, the
+    machine's paths scrubbed from ``config.json`` (:func:`scrub_paths`)."""
     by_name = {r["name"]: r for r in records}
     target_root = Path(results_dir) / "records"
     for res in results:
         for name in res.runs:
             rec = by_name[name]
             target = target_root / name
-            if target.resolve() == Path(rec["dir"]).resolve():
-                continue
-            target.mkdir(parents=True, exist_ok=True)
-            for fname in RECORD_FILES:
-                src = Path(rec["dir"]) / fname
-                if src.exists():
-                    shutil.copyfile(src, target / fname)
+            if target.resolve() != Path(rec["dir"]).resolve():
+                target.mkdir(parents=True, exist_ok=True)
+                for fname in RECORD_FILES:
+                    src = Path(rec["dir"]) / fname
+                    if src.exists():
+                        shutil.copyfile(src, target / fname)
+            config = load_json(target / "config.json")
+            clean = scrub_paths(config)
+            if clean != config:
+                atomic_write_text(target / "config.json", json.dumps(clean, indent=2) + "\n")
 
 
 def comparison_table(title: str, rows: Sequence[str], paper_numbers: Mapping[str, Mapping[str, float]],

@@ -86,6 +86,7 @@ def train_main(paper: ex.Paper, argv: Sequence[str] | None = None) -> list[Path]
     """Parse the command line and train; returns the run folder(s)."""
     parser = train_parser(paper)
     args = parser.parse_args(argv)
+    records.git_info()          # the tree as it is now, when the code that will run was imported
     from common.quiet import import_backend
 
     import_backend(verbose=args.verbose)

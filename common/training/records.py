@@ -99,9 +99,23 @@ def read_csv(path: str | os.PathLike) -> list[dict[str, Any]]:
     return out
 
 
-def git_info(repo: str | os.PathLike | None = None) -> dict[str, Any]:
-    """The git commit of the code that ran, and whether the tree had uncommitted changes."""
-    repo = Path(repo) if repo else Path(__file__).resolve().parents[2]
+#: the tree as this process first saw it, per repository: the code that runs is what was imported
+#: at start, so every run of one process (the folds of --fold all) records that, not later edits
+_AT_START: dict[str, dict[str, Any]] = {}
+
+
+def git_info(repo: str | os.PathLike | None = None, *, fresh: bool = False) -> dict[str, Any]:
+    """The git commit of the code that ran, and whether the tree had uncommitted changes: as this
+    process first saw them (``fresh=True`` looks again)."""
+    key = str(Path(repo) if repo else Path(__file__).resolve().parents[2])
+    if not fresh and key in _AT_START and "git" in _AT_START[key]:
+        return dict(_AT_START[key]["git"])
+    info = _git_info(Path(key))
+    _AT_START.setdefault(key, {})["git"] = info
+    return dict(info)
+
+
+def _git_info(repo: Path) -> dict[str, Any]:
     info: dict[str, Any] = {"commit": None, "dirty": None}
     try:
         info["commit"] = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True,
@@ -130,12 +144,20 @@ def save_patch(run_dir: str | os.PathLike, repo: str | os.PathLike | None = None
     import tempfile
 
     repo = Path(repo) if repo else Path(__file__).resolve().parents[2]
+    cached = _AT_START.get(str(repo), {})
+    if "patch" in cached:                       # later runs of this process: the tree it started from
+        info = cached["patch"]
+        if info is not None:
+            atomic_write_bytes(Path(run_dir) / PATCH_NAME, info["bytes"])
+            return {k: v for k, v in info.items() if k != "bytes"}
+        return None
     try:
         def git(*cmd, env=None, text=True):
             return subprocess.run(["git", *cmd], cwd=repo, capture_output=True, text=text, timeout=60,
                                   check=True, env=env).stdout
 
         if not git("status", "--porcelain").strip():
+            _AT_START.setdefault(str(repo), {})["patch"] = None
             return None
         untracked = [f for f in git("ls-files", "--others", "--exclude-standard", "-z").split("\0") if f]
         kept = [f for f in untracked if (repo / f).is_file() and (repo / f).stat().st_size <= PATCH_FILE_LIMIT]
@@ -151,7 +173,9 @@ def save_patch(run_dir: str | os.PathLike, repo: str | os.PathLike | None = None
     except (OSError, subprocess.SubprocessError):
         return None
     atomic_write_bytes(Path(run_dir) / PATCH_NAME, patch)
-    return {"file": PATCH_NAME, "sha256": hashlib.sha256(patch).hexdigest(), "files": files, "left_out": left_out}
+    info = {"file": PATCH_NAME, "sha256": hashlib.sha256(patch).hexdigest(), "files": files, "left_out": left_out}
+    _AT_START.setdefault(str(repo), {})["patch"] = {**info, "bytes": patch}
+    return info
 
 
 def device_info() -> dict[str, Any]:

@@ -67,3 +67,19 @@ def test_tables_mark_the_patch_and_list_every_commit_of_a_fold_group():
     group = [{"config": {"provenance": p}} for p in (clean, patched, clean)]
     assert _commits(group) == f"{'a' * 10}, {'b' * 10}+patch (source.patch in the run folder)"
     json.dumps(group)
+
+
+def test_one_process_records_the_tree_it_started_from(repo, tmp_path):
+    """Edits made while a process runs (the folds of --fold all) do not change what its later runs
+    record: the code that runs is what was imported at the start."""
+    (repo / "a.py").write_text("x = 2\n")
+    first = records.git_info(repo)
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.mkdir(), b.mkdir()
+    info_a = records.save_patch(a, repo)
+    (repo / "a.py").write_text("x = 3\n")
+    _git(repo, "commit", "-qam", "two")
+    assert records.git_info(repo) == first and records.git_info(repo, fresh=True)["commit"] != first["commit"]
+    assert records.save_patch(b, repo) == info_a
+    assert (a / "source.patch").read_bytes() == (b / "source.patch").read_bytes()
+

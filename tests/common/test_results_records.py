@@ -1,0 +1,14 @@
+"""Kept run records speak of the project only: the data folder by its name, not the machine's path."""
+from __future__ import annotations
+
+from common.results import scrub_paths
+
+
+def test_scrub_paths_keeps_the_folder_name_and_nothing_else():
+    record = {"data_dir": "/home/someone/data/ph2-dev", "seed": 3,
+              "command": "python -m reproductions.asnet.train --data-dir ../elsewhere/ph2-dev --fold all"}
+    clean = scrub_paths(record)
+    assert clean["data_dir"] == "DATA/ph2-dev" and clean["seed"] == 3
+    assert clean["command"] == "python -m reproductions.asnet.train --data-dir DATA/ph2-dev --fold all"
+    assert record["data_dir"].startswith("/home")                      # the run folder's own copy is untouched
+    assert scrub_paths({"data_dir": None, "command": "python -m x"}) == {"data_dir": None, "command": "python -m x"}
