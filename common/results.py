@@ -284,6 +284,13 @@ def keep_records(results: Iterable[RunResult], records: Sequence[dict], results_
                     src = Path(rec["dir"]) / fname
                     if src.exists():
                         shutil.copyfile(src, target / fname)
+            patch = target / "source.patch"
+            if patch.exists():
+                from common.training.records import atomic_write_bytes, code_part
+
+                code = code_part(patch.read_bytes())
+                if code != patch.read_bytes():
+                    atomic_write_bytes(patch, code)
             config = load_json(target / "config.json")
             clean = scrub_paths(config)
             if clean != config:

@@ -132,6 +132,15 @@ def _git_info(repo: Path) -> dict[str, Any]:
 #: untracked files larger than this are not put into a run's patch (data, weights); the record names them
 PATCH_FILE_LIMIT = 1_000_000
 PATCH_NAME = "source.patch"
+#: folders whose changes do not change what a run runs (generated tables, kept records): not patched
+NOT_CODE = ("results/",)
+
+
+def code_part(patch: bytes) -> bytes:
+    """A patch without its sections for :data:`NOT_CODE` folders (what a kept record carries)."""
+    sections = patch.split(b"diff --git a/")
+    kept = [sections[0]] + [sec for sec in sections[1:] if not sec.startswith(tuple(d.encode() for d in NOT_CODE))]
+    return b"diff --git a/".join(kept)
 
 
 def save_patch(run_dir: str | os.PathLike, repo: str | os.PathLike | None = None) -> dict[str, Any] | None:
@@ -159,13 +168,14 @@ def save_patch(run_dir: str | os.PathLike, repo: str | os.PathLike | None = None
         if not git("status", "--porcelain").strip():
             _AT_START.setdefault(str(repo), {})["patch"] = None
             return None
-        untracked = [f for f in git("ls-files", "--others", "--exclude-standard", "-z").split("\0") if f]
+        untracked = [f for f in git("ls-files", "--others", "--exclude-standard", "-z").split("\0")
+                     if f and not f.startswith(NOT_CODE)]
         kept = [f for f in untracked if (repo / f).is_file() and (repo / f).stat().st_size <= PATCH_FILE_LIMIT]
         left_out = sorted(set(untracked) - set(kept))
         with tempfile.TemporaryDirectory() as tmp:
             env = {**os.environ, "GIT_INDEX_FILE": str(Path(tmp) / "index")}
             git("read-tree", "HEAD", env=env)
-            git("add", "-u", "--", ".", env=env)
+            git("add", "-u", "--", ".", *(f":(exclude){d}" for d in NOT_CODE), env=env)
             if kept:
                 git("add", "--", *kept, env=env)
             patch = git("diff", "--cached", "--binary", "HEAD", env=env, text=False)

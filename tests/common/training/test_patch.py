@@ -42,6 +42,8 @@ def test_patch_holds_tracked_changes_and_untracked_files_and_applies_to_the_comm
     (repo / "runs" / "ignored.txt").write_text("ignored\n")
     monkeypatch.setattr(records, "PATCH_FILE_LIMIT", 100)
     (repo / "big.bin").write_bytes(b"0" * 200)
+    (repo / "results").mkdir()
+    (repo / "results" / "table.md").write_text("generated\n")      # results/: not code, not patched
     index_before = _git(repo, "status", "--porcelain")
     run_dir = tmp_path / "run"
     run_dir.mkdir()
@@ -82,4 +84,11 @@ def test_one_process_records_the_tree_it_started_from(repo, tmp_path):
     assert records.git_info(repo) == first and records.git_info(repo, fresh=True)["commit"] != first["commit"]
     assert records.save_patch(b, repo) == info_a
     assert (a / "source.patch").read_bytes() == (b / "source.patch").read_bytes()
+
+
+def test_code_part_drops_the_sections_of_generated_folders():
+    patch = (b"diff --git a/a.py b/a.py\n-x\n+y\n"
+             b"diff --git a/results/t.md b/results/t.md\n-old\n+new\n"
+             b"diff --git a/b.py b/b.py\n+z\n")
+    assert records.code_part(patch) == b"diff --git a/a.py b/a.py\n-x\n+y\ndiff --git a/b.py b/b.py\n+z\n"
 
