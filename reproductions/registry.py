@@ -8,7 +8,7 @@ from __future__ import annotations
 import importlib
 
 #: Paper packages, in the order the suite presents them.
-PAPERS = ("slsnet", "aernet", "asnet", "isic2019_classifiers")
+PAPERS = ("slsnet", "aernet", "asnet", "transfer_ensemble", "isic2019_classifiers")
 
 
 def load(name: str):

@@ -18,6 +18,8 @@ Names are case-insensitive ("ResNet50" == "resnet50").
 | MobileNetV2 (keras.applications) | mobilenetv2 | block_1_expand_relu, block_3_expand_relu, block_6_expand_relu, block_13_expand_relu, out_relu | tf |
 | Xception (keras.applications, 'valid' stem) | xception | block1_conv2_act, block3_sepconv1_act, block4_sepconv1_act, block13_sepconv1_act, block14_sepconv2_act | tf |
 | InceptionResNetV2 (keras.applications, 'valid' convs) | inceptionresnetv2 | activation_2, activation_4, block35_10_ac, block17_20_ac, conv_7b_ac | tf |
+| Xception, same-padded (keras.applications rebuilt 'same', its weights) | xception_same | as xception | tf |
+| InceptionResNetV2, same-padded (likewise) | inceptionresnetv2_same | as inceptionresnetv2 | tf |
 | SE-ResNet152 (segmentation-models, TF backend only) | seresnet152 | activation, activation_15, activation_55, activation_235, activation_250 | torch |
 | SE-ResNeXt101 (segmentation-models, TF backend only) | seresnext101 | activation, activation_15, activation_35, activation_150, activation_165 | torch |
 
@@ -34,7 +36,9 @@ are not exactly 1/2^n (a 256x256 input gives 125, 63, 32, 16, 8 for Xception and
 6 for InceptionResNetV2). For a U-Net style decoder the encoder resizes each such level
 bilinearly to exactly (H/2^n, W/2^n) with a `Resizing` layer named `P{n}_resize` (so these two
 need a static H and W divisible by 32); `ENCODERS[name].exact_strides` is False for them and
-`native_feature_shapes(name, input_shape)` reports the maps before resizing.
+`native_feature_shapes(name, input_shape)` reports the maps before resizing. The `_same` entries
+instead rebuild the network with 'same' padding everywhere (`common.backbones.same_padding`, as the
+transfer-ensemble paper's reference code does) and load the same weights: exact strides, no resizing.
 
 Saving: `.weights.h5` files work for every encoder. A `.keras` file of a model holding a
 segmentation-models SE encoder contains its `Lambda` layers (functions `expand_dims`,
@@ -90,6 +94,8 @@ class EncoderSpec:
         feature_layers: the layer names of P1..P5.
         preprocessing: "torch" | "caffe" | "tf" | "none" (inputs are RGB in [0, 255]).
         exact_strides: False where 'valid' padding makes the maps smaller than 1/2^n (resized then).
+        same_padding: the keras.applications model rebuilt with every 'valid' convolution and pooling
+            made 'same' (`common.backbones.same_padding`), the same weights loaded: exact strides.
     """
 
     name: str
@@ -98,10 +104,11 @@ class EncoderSpec:
     feature_layers: tuple[str, str, str, str, str]
     preprocessing: str
     exact_strides: bool = True
+    same_padding: bool = False
 
 
-def _app(name, constructor, layers, preprocessing, exact=True):
-    return EncoderSpec(name, "keras.applications", constructor, tuple(layers), preprocessing, exact)
+def _app(name, constructor, layers, preprocessing, exact=True, same=False):
+    return EncoderSpec(name, "keras.applications", constructor, tuple(layers), preprocessing, exact, same)
 
 
 _EFFICIENTNET_LAYERS = (
@@ -154,6 +161,23 @@ _SPECS = [
         ("activation_2", "activation_4", "block35_10_ac", "block17_20_ac", "conv_7b_ac"),
         "tf",
         exact=False,
+    ),
+    # Same-padded copies (selimsef/dsb2018_topcoders' xception_padding.py and resnetv2.py, which the
+    # transfer-ensemble paper adapted): the same ImageNet weights, maps at exactly 1/2^n. Levels as
+    # in the valid-padded entries above.
+    _app(
+        "xception_same",
+        "Xception",
+        ("block1_conv2_act", "block3_sepconv1_act", "block4_sepconv1_act", "block13_sepconv1_act", "block14_sepconv2_act"),
+        "tf",
+        same=True,
+    ),
+    _app(
+        "inceptionresnetv2_same",
+        "InceptionResNetV2",
+        ("activation_2", "activation_4", "block35_10_ac", "block17_20_ac", "conv_7b_ac"),
+        "tf",
+        same=True,
     ),
     _app("vgg16", "VGG16", ("block2_conv2", "block3_conv3", "block4_conv3", "block5_conv3", "block5_pool"), "caffe"),
     _app("vgg19", "VGG19", ("block2_conv2", "block3_conv4", "block4_conv4", "block5_conv4", "block5_pool"), "caffe"),
@@ -365,6 +389,13 @@ def _base_model(spec: EncoderSpec, input_shape, weights) -> keras.Model:
     if spec.source == "segmentation_models":
         return _sm_backbone(spec, input_shape, weights)
     constructor = getattr(keras.applications, spec.constructor)
+    if spec.same_padding:  # built valid-padded at a size it accepts, then copied same-padded
+        from .same_padding import same_padded
+
+        with _route_application_downloads(spec.name):
+            base = constructor(include_top=False, weights="imagenet" if weights == "imagenet" else None,
+                               input_shape=(None, None, input_shape[-1]))
+        return same_padded(base, input_shape)
     if weights == "imagenet":
         with _route_application_downloads(spec.name):
             return constructor(include_top=False, weights="imagenet", input_shape=tuple(input_shape))
@@ -379,7 +410,8 @@ def _check_weights(weights):
     raise ValueError(f"weights must be None, 'imagenet' or the path of an existing weights file; got {weights!r}")
 
 
-def build_encoder(name: str, input_shape=(None, None, 3), weights=None, *, model_name: str | None = None) -> keras.Model:
+def build_encoder(name: str, input_shape=(None, None, 3), weights=None, *, model_name: str | None = None,
+                  feature_layers=None, relu_levels=()) -> keras.Model:
     """Build an encoder whose outputs are its feature maps keyed by stride.
 
     Args:
@@ -391,6 +423,10 @@ def build_encoder(name: str, input_shape=(None, None, 3), weights=None, *, model
             when absent), or the path of a weights file (`encoder.load_weights(path)`; for
             resnet18/34 also a Keras-2 image-classifiers `.h5`).
         model_name: the Keras name of the returned model (default "<name>_encoder").
+        feature_layers: the five layer names P1..P5 are taken from, in place of the registry's (a
+            paper that follows a reference's taps, e.g. a pre-activation BN output).
+        relu_levels: levels ("P3", ...) whose tapped output gets a ReLU (layer "<level>_relu"), as a
+            reference that taps a BN output and activates it.
 
     Returns:
         A functional `keras.Model` from the image to {"P1": ..., "P5": ...} (Pn at stride 2^n).
@@ -414,11 +450,20 @@ def build_encoder(name: str, input_shape=(None, None, 3), weights=None, *, model
             f"encoder '{spec.name}' uses 'valid' padding; its levels are resized to exact strides, "
             f"which needs a static input height and width divisible by 32, got {input_shape[:2]}"
         )
+    taps = tuple(feature_layers) if feature_layers is not None else spec.feature_layers
+    if len(taps) != len(LEVELS) or any(level not in LEVELS for level in relu_levels):
+        raise ValueError(f"feature_layers must name {len(LEVELS)} layers and relu_levels be among {LEVELS}; "
+                         f"got {taps!r}, {tuple(relu_levels)!r}")
     base = _base_model(spec, input_shape, weights)
     _canonicalise_auto_names(base)
     outputs = {}
-    for n, (level, layer_name) in enumerate(zip(LEVELS, spec.feature_layers), start=1):
-        tensor = base.get_layer(layer_name).output
+    for n, (level, layer_name) in enumerate(zip(LEVELS, taps), start=1):
+        try:
+            tensor = base.get_layer(layer_name).output
+        except ValueError:
+            raise ValueError(f"encoder '{spec.name}' has no layer {layer_name!r} to take {level} from") from None
+        if level in relu_levels:
+            tensor = keras.layers.Activation("relu", name=f"{level}_relu")(tensor)
         if not spec.exact_strides:
             target = (height // 2**n, width // 2**n)
             if tuple(tensor.shape[1:3]) != target:

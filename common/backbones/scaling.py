@@ -4,7 +4,7 @@ from __future__ import annotations
 import keras
 from keras import layers, ops
 
-PREPROCESSING_MODES = ("none", "tf", "torch", "caffe")
+PREPROCESSING_MODES = ("none", "tf", "torch", "caffe", "unit")
 _IMAGENET_MEAN = (0.485, 0.456, 0.406)  # RGB, for inputs in [0, 1] ("torch" mode)
 _IMAGENET_STD = (0.229, 0.224, 0.225)
 _CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)  # for BGR inputs in [0, 255] ("caffe" mode)
@@ -20,7 +20,8 @@ class ImageNetScaling(layers.Layer):
     * ``"none"``: ``255 * x`` (EfficientNet rescales and normalises inside the model);
     * ``"tf"``: ``2 * x - 1``;
     * ``"torch"``: ``(x - mean) / std`` with ImageNet's RGB mean and standard deviation;
-    * ``"caffe"``: channels reversed (RGB -> BGR), ``255 * x - mean_bgr``.
+    * ``"caffe"``: channels reversed (RGB -> BGR), ``255 * x - mean_bgr``;
+    * ``"unit"``: ``x`` unchanged, in [0, 1] (the transfer ensemble's DeepLabV3 input).
 
     A paper that feeds other channels than RGB (AER-Net's CIELAB) to an encoder pretrained on RGB
     gets them on the numeric scale the pretrained stem and its batch-normalisation statistics were
@@ -42,6 +43,8 @@ class ImageNetScaling(layers.Layer):
         x = ops.cast(inputs, self.compute_dtype)
         if self.mode == "none":
             return x * 255.0
+        if self.mode == "unit":
+            return x
         if self.mode == "tf":
             return x * 2.0 - 1.0
         if self.mode == "torch":

@@ -1,0 +1,171 @@
+"""The transfer-ensemble paper as the shared commands see it (sections II.B-II.D).
+
+* Lesion rows: ``SegmentationTask`` keeping the checkpoint with the lowest validation loss (section
+  II.B.2), eq. 1's loss, (T_H, T_L) of eq. 2 chosen by thresholded Jaccard (the challenge's metric)
+  on the run's validation images; the out-of-fold maps and the paper's choice on them come from
+  ``python -m reproductions.transfer_ensemble.ensemble``.
+* Attribute rows: ``AttributeTask`` for one attribute, eq. 3's loss, the same checkpoint rule, as many
+  training images without the attribute as with it (section II.C.1), drawn with the run's seed from
+  the fold's own training images (so each fold draws again).
+* Optimiser (section II.B.2): Adam with AMSGrad, learning rate 1e-4, "weight decay" 1e-4 read as the
+  reference's ``Adam(lr, decay=1e-4, amsgrad=True)``: Keras 2's ``decay`` is the inverse-time
+  learning-rate decay ``lr / (1 + decay * step)`` (``decay_mode="keras2"``). ``coupled`` adds
+  ``decay * w`` to every gradient (an L2 penalty on all layers), ``decoupled`` is AdamW's.
+* Augmentation: section II.A.3's list, on the fly (``augment.paper_pipeline``).
+* Test-time views: ``--tta five`` (``tta.py``).
+"""
+from __future__ import annotations
+
+import keras
+import numpy as np
+
+from common.cli import ConfigError
+from common.training.experiment import Paper, TrainingParts, build_or_explain
+from common.training.tasks import AttributeTask, Monitor, SegmentationTask
+from reproductions.transfer_ensemble import tta  # noqa: F401 - registers --tta five
+from reproductions.transfer_ensemble.configs import LESION_ROWS, ROWS
+
+__all__ = ["PAPER", "LesionTask", "PaperAttributeTask", "make_optimizer", "CoupledAdam"]
+
+MONITORS = (Monitor("loss", "val_loss", "min"),)  # sec. II.B.2: "saved ... based on the loss value"
+
+
+class LesionTask(SegmentationTask):
+    """Task 1 with the paper's checkpoint (lowest validation loss) and (T_H, T_L) chosen by the
+    challenge's thresholded Jaccard (section II.B.3)."""
+
+    search_metric = "thresholded_jaccard"
+
+    def __init__(self):
+        super().__init__(monitors=MONITORS)
+
+
+class PaperAttributeTask(AttributeTask):
+    """Task 2, one attribute: lowest validation loss; negatives subsampled as section II.C.1."""
+
+    def __init__(self):
+        super().__init__(monitors=MONITORS)
+
+    def bind(self, cfg):
+        bound = super().bind(cfg)
+        bound.negatives = getattr(cfg, "negatives", "all")
+        return bound
+
+    negatives: str = "all"
+
+    def select_training(self, targets, seed, cfg):
+        """All images with the attribute and as many without it, drawn with ``seed`` (``match``)."""
+        if self.negatives != "match":
+            return None
+        has = targets.reshape(len(targets), -1).any(axis=1)
+        positives, empty = np.flatnonzero(has), np.flatnonzero(~has)
+        if len(positives) == 0:
+            raise ConfigError(f"no training image of this fold has the attribute {self.name!r}: nothing to learn")
+        rng = np.random.default_rng([int(seed), 2018])
+        chosen = rng.permutation(empty)[:len(positives)]
+        return np.sort(np.concatenate([positives, chosen]))
+
+
+def task(cfg):
+    return LesionTask() if cfg.attribute is None else PaperAttributeTask()
+
+
+@keras.saving.register_keras_serializable(package="transfer_ensemble")
+class CoupledAdam(keras.optimizers.Adam):
+    """Adam whose weight decay is an L2 term on every gradient, ``g + l2 * w``, before the moments
+    (``decay_mode="coupled"``: the penalty a ``kernel_regularizer`` on all layers would add).
+
+    Args:
+        l2: the coupled weight decay.
+        **kwargs: `keras.optimizers.Adam` arguments (``weight_decay`` must stay None).
+    """
+
+    def __init__(self, l2: float = 0.0, **kwargs):
+        if kwargs.get("weight_decay"):
+            raise ValueError("CoupledAdam applies l2 itself; leave weight_decay None")
+        super().__init__(**kwargs)
+        self.l2 = float(l2)
+
+    def update_step(self, gradient, variable, learning_rate):
+        if self.l2:
+            from keras import ops
+
+            gradient = ops.add(ops.cast(gradient, variable.dtype),
+                               ops.multiply(ops.cast(self.l2, variable.dtype), variable))
+        return super().update_step(gradient, variable, learning_rate)
+
+    def get_config(self):
+        config = super().get_config()
+        config["l2"] = self.l2
+        return config
+
+
+def make_optimizer(cfg) -> keras.optimizers.Optimizer:
+    """Section II.B.2's optimizer under ``cfg.decay_mode`` (see the module docstring)."""
+    if cfg.optimizer != "amsgrad":
+        raise ConfigError(f"optimizer {cfg.optimizer!r}: the paper trains with amsgrad")
+    if cfg.decay_mode == "keras2":
+        rate = keras.optimizers.schedules.InverseTimeDecay(cfg.learning_rate, decay_steps=1, decay_rate=cfg.decay)
+        return keras.optimizers.Adam(learning_rate=rate, amsgrad=True)
+    if cfg.decay_mode == "decoupled":
+        return keras.optimizers.AdamW(learning_rate=cfg.learning_rate, weight_decay=cfg.decay, amsgrad=True)
+    if cfg.decay_mode == "coupled":
+        return CoupledAdam(l2=cfg.decay, learning_rate=cfg.learning_rate, amsgrad=True)
+    return keras.optimizers.Adam(learning_rate=cfg.learning_rate, amsgrad=True)
+
+
+def _loss(cfg):
+    from common.losses import jaccard_bce_loss, squared_jaccard_loss
+
+    return {"jaccard_bce": jaccard_bce_loss, "squared_jaccard": squared_jaccard_loss}[cfg.loss]
+
+
+def _network(cfg, encoder_weights, input_shape=None):
+    from reproductions.transfer_ensemble.model import build_model
+
+    try:
+        return build_or_explain(build_model, cfg, encoder_weights, input_shape)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from exc
+
+
+def build_training(cfg, encoder_weights=None) -> TrainingParts:
+    from common.training.steps import SupervisedStep
+
+    model = _network(cfg, encoder_weights)
+    optimizer = make_optimizer(cfg)
+    loss = _loss(cfg)
+    return TrainingParts(step=SupervisedStep(model, loss, optimizer), models={"model": model},
+                         optimizers={"model": optimizer}, predictor=model, loss=loss)
+
+
+def build_predictor(cfg):
+    """Any input size with sides divisible by 32 (the rotated test-time view swaps height and width)."""
+    return _network(cfg, None, input_shape=(None, None, 3))
+
+
+def augment(cfg):
+    if cfg.augment == "none":
+        return None
+    from reproductions.transfer_ensemble.augment import pipeline
+
+    return pipeline(cfg.augment)
+
+
+PAPER = Paper(
+    name="transfer_ensemble",
+    title="the transfer-learning ensemble (Koohbanani et al. 2018): pyramid-pooling U-Nets on pretrained "
+          "encoders and DeepLabV3+, test-time views, ensembles, double-threshold post-processing, attributes",
+    rows=ROWS,
+    default_row=next(iter(LESION_ROWS)),
+    build_training=build_training,
+    build_predictor=build_predictor,
+    task=task,
+    augment=augment,
+    weights_choices=("imagenet", "none", "PATH"),
+    # The embedded synthetic data: a few minutes on a laptop CPU, fold 0 of 5, from scratch, narrowed
+    # decoder; the attribute rows take the synthetic attribute masks.
+    synthetic_defaults={"epochs": 2, "synthetic_size": 40, "image_size": (64, 96), "batch_size": 4,
+                        "encoder_weights": None},
+    size_multiple=32,
+)
