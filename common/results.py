@@ -299,8 +299,12 @@ def keep_records(results: Iterable[RunResult], records: Sequence[dict], results_
 
 def comparison_table(title: str, rows: Sequence[str], paper_numbers: Mapping[str, Mapping[str, float]],
                      ours: Mapping[str, RunResult | None], metrics: Sequence[str], dataset_label: str,
-                     our_rows: Sequence[str]) -> tuple[str, list[dict]]:
-    """Markdown and CSV rows: for each metric the paper's value and ours side by side."""
+                     our_rows: Sequence[str], derived: Mapping[str, str] | None = None) -> tuple[str, list[dict]]:
+    """Markdown and CSV rows: for each metric the paper's value and ours side by side.
+
+    ``derived``: rows of the paper that this suite makes from other runs rather than trains (an
+    ensemble), with what to show while none is made (e.g. the command that makes it)."""
+    derived = dict(derived or {})
     head = ["Method"] + [f"{SHORT.get(m, m)} paper" for m in metrics] + [f"{SHORT.get(m, m)} ours" for m in metrics] + ["our run"]
     lines = [f"## {title}", "", f"Paper numbers are the paper's own, on {dataset_label}. Ours are from the runs "
              "named in the last column; a row of this suite without such a run says \"not run\". Values in %"
@@ -311,10 +315,12 @@ def comparison_table(title: str, rows: Sequence[str], paper_numbers: Mapping[str
     for name in names:
         paper_vals = paper_numbers.get(name, {})
         res = ours.get(name)
-        in_suite = name in our_rows
+        in_suite = name in our_rows or name in derived
         cells = [name] + [cell(m, paper_vals.get(m), paper_vals.get(f"{m}_std")) for m in metrics]
         if res is None:
-            cells += ["—"] * len(metrics) + ["not run" if in_suite else "literature row (not part of this suite)"]
+            status = ("not run" + (f" ({derived[name]})" if derived.get(name) else "")) if in_suite \
+                else "literature row (not part of this suite)"
+            cells += ["—"] * len(metrics) + [status]
         else:
             cells += [cell(m, res.scores.get(m), res.std.get(m) if res.std else None) for m in metrics]
             cells += [res.provenance()]
@@ -429,8 +435,10 @@ class TableSpec:
 def write_paper_tables(paper: str, rows: Sequence[str] | Mapping[str, Any], tables: Mapping[str, Sequence[str]],
                        paper_numbers: Mapping[str, Mapping[str, Mapping[str, float]]],
                        specs: Mapping[str, TableSpec], runs_root: str | Path, results_dir: str | Path,
-                       preface: str = "", other_metrics: Sequence[str] = SEG_METRICS) -> list[Path]:
-    """Regenerate ``results/<paper>/``: one Markdown + CSV per table, the other-data runs, an index."""
+                       preface: str = "", other_metrics: Sequence[str] = SEG_METRICS,
+                       derived: Mapping[str, str] | None = None) -> list[Path]:
+    """Regenerate ``results/<paper>/``: one Markdown + CSV per table, the other-data runs, an index.
+    ``derived``: see :func:`comparison_table`."""
     results_dir = Path(results_dir)
     row_configs = dict(rows) if isinstance(rows, Mapping) else None
     rows = list(rows)
@@ -448,7 +456,8 @@ def write_paper_tables(paper: str, rows: Sequence[str] | Mapping[str, Any], tabl
             if res:
                 reported.append(res)
         md, csv_rows = comparison_table(f"{table}: {spec.title}", tables[table], paper_numbers.get(table, {}),
-                                        ours, spec.metrics, spec.dataset_label, our_rows=list(rows))
+                                        ours, spec.metrics, spec.dataset_label, our_rows=list(rows),
+                                        derived=derived)
         stem = table.lower().replace(" ", "_")
         write_table(results_dir, stem, md, csv_rows)
         written.append(results_dir / f"{stem}.md")

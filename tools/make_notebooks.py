@@ -17,6 +17,7 @@ PAPERS = {
     "slsnet": "SLSNet (Sarker et al. 2021)",
     "aernet": "AER-Net (Lima & Braz 2021)",
     "asnet": "ASNet (Zhu et al. 2020)",
+    "transfer_ensemble": "The transfer-learning ensemble (Koohbanani et al. 2018)",
     "isic2019_classifiers": "ISIC 2019 classifiers and a U-Net (Verdeguer 2020)",
 }
 #: papers whose default row is a classifier: class counts and confusion matrices, not mask overlays

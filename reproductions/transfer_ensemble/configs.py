@@ -155,15 +155,21 @@ PAPER: dict[str, dict[str, dict]] = {
         "DeepLabV3+": {"t_high": 0.8, "t_low": 0.65, "thresholded_jaccard": 0.825},
         "Ensemble": {"t_high": 0.8, "t_low": 0.65, "thresholded_jaccard": 0.820},
     },
-    "Table III": {
-        "ResNet152": {"pigment_network": (0.527, 0.690), "globules": (0.304, 0.466), "milia_like_cyst": (0.144, 0.257),
-                      "negative_network": (0.149, 0.260), "streaks": (0.125, 0.222), "average": (0.245, 0.379)},
-        "Inception-ResNet-v2": {"pigment_network": (0.539, 0.706), "globules": (0.310, 0.473),
-                                "milia_like_cyst": (0.159, 0.274), "negative_network": (0.189, 0.318),
-                                "streaks": (0.121, 0.216), "average": (0.264, 0.397)},
-        "DenseNet169": {"pigment_network": (0.538, 0.699), "globules": (0.324, 0.490), "milia_like_cyst": (0.158, 0.273),
-                        "negative_network": (0.213, 0.351), "streaks": (0.134, 0.236), "average": (0.273, 0.410)},
-        "Ensemble": {"pigment_network": (0.563, 0.720), "globules": (0.341, 0.508), "milia_like_cyst": (0.171, 0.289),
-                     "negative_network": (0.228, 0.371), "streaks": (0.156, 0.270), "average": (0.292, 0.432)},
-    },
+    "Table III": {},  # filled below: one row per encoder x attribute, as ROWS
 }
+
+# Table III as printed, (Jaccard, Dice) per base network and attribute, and the average over the five.
+_TABLE_III = {
+    "ResNet152": {"pigment_network": (0.527, 0.690), "globules": (0.304, 0.466), "milia_like_cyst": (0.144, 0.257),
+                  "negative_network": (0.149, 0.260), "streaks": (0.125, 0.222), "average": (0.245, 0.379)},
+    "Inception-ResNet-v2": {"pigment_network": (0.539, 0.706), "globules": (0.310, 0.473),
+                            "milia_like_cyst": (0.159, 0.274), "negative_network": (0.189, 0.318),
+                            "streaks": (0.121, 0.216), "average": (0.264, 0.397)},
+    "DenseNet169": {"pigment_network": (0.538, 0.699), "globules": (0.324, 0.490), "milia_like_cyst": (0.158, 0.273),
+                    "negative_network": (0.213, 0.351), "streaks": (0.134, 0.236), "average": (0.273, 0.410)},
+    "Ensemble": {"pigment_network": (0.563, 0.720), "globules": (0.341, 0.508), "milia_like_cyst": (0.171, 0.289),
+                 "negative_network": (0.228, 0.371), "streaks": (0.156, 0.270), "average": (0.292, 0.432)},
+}
+for _name, _cells in _TABLE_III.items():
+    for _attribute, (_jac, _dice) in _cells.items():
+        PAPER["Table III"][f"{_name} ({_attribute})"] = {"jaccard": _jac, "dice": _dice}

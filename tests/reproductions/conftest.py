@@ -33,6 +33,12 @@ TINY = {
               "--image-size", "32x32", "--batch-size", "4", "--split", "kfold:2", "--seed", "3", "--quiet"],
         epochs=2, split="test", n_images=20, first_argv=["--fold", "all"], one_argv=["--fold", "1"],
         one_index=1),
+    # the same-padded Xception encoder (full depth, random weights) under a narrowed pyramid decoder
+    "transfer_ensemble": dict(
+        argv=["--row", "Xception", "--encoder-weights", "none", "--image-size", "32", "--synthetic-size", "20",
+              "--batch-size", "4", "--seed", "3", "--quiet", "--set", "pyramid_width=4", "--set", "head_width=4",
+              "--set", "aggregation_width=4", "--set", "decoder_widths=4,4", "--set", "augment=none"],
+        epochs=2, split="test", n_images=20, parts=("train", "val", "test")),
     # the thesis's own residual net, narrowed, on the synthetic data's three classes
     "isic2019_classifiers": dict(
         argv=["--row", "Residual net", "--set", "residual_widths=4,8", "--synthetic-size", "40",

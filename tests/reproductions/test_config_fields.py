@@ -87,6 +87,7 @@ IDLE = {
     "slsnet": (["--set", "losses=adversarial,jaccard"], "l1_weight=1.0"),
     "aernet": ([], "encoder_input_scaling=false"),
     "asnet": ([], "sam_channels=8"),
+    "transfer_ensemble": ([], "deeplab_output_stride=8"),
     "isic2019_classifiers": ([], "unet_filters=8,16"),
 }
 

@@ -24,10 +24,11 @@ NARROW = {
                     "decoder_widths=8,4", "decoder_fams=1", "disc_widths=4,8,16"]),
     "aernet": (32, ["unet_encoder_filters=4,8,16,32,64", "decoder_filters=32,16,8,4"]),
     "asnet": (32, ["unet_filters=4,8,16"]),
+    "transfer_ensemble": (32, ["pyramid_width=4", "head_width=4", "aggregation_width=4", "decoder_widths=4,4"]),
     "isic2019_classifiers": (32, ["residual_widths=4,8"]),
 }
 NARROW_ROW = {"aernet": "Attention + Residual connections + U-Net", "asnet": "U-Net",
-              "isic2019_classifiers": "Residual net"}
+              "transfer_ensemble": "Xception", "isic2019_classifiers": "Residual net"}
 
 
 def test_every_registered_paper_is_a_complete_declaration():

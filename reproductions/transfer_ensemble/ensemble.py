@@ -1,0 +1,282 @@
+"""Out-of-fold maps, test-time views, ensembling and the double threshold, each switched on in turn
+(sections II.B.3, II.D; Table I): ``python -m reproductions.transfer_ensemble.ensemble --dataset isic2018``.
+
+For every lesion row with a complete group of fold runs (``--fold all``: each image of the dataset is
+in exactly one run's held-out part), each fold run predicts its held-out images once, with the image
+as it is and with the paper's five test-time views; the maps are kept in the run folder
+(``oof_maps.npz``, float16, written atomically) and reused. Then, on the out-of-fold maps:
+
+* per model: one view at threshold 0.5; five views at 0.5; five views with the double threshold,
+  (T_H, T_L) chosen by grid search (section II.B.3's ranges) maximising thresholded Jaccard on the
+  same out-of-fold maps, as the paper chose its Table I thresholds;
+* the ensemble (the mean of the models' maps), the same three ways.
+
+Scores follow the challenge (each map resized to its image's own size, thresholded Jaccard, means
+over images); the grid search runs at the model's resolution. Rows whose folds are not all finished
+are reported and left out, so re-running this after more runs finish picks them up. The result is
+written to ``--out`` (default ``runs/transfer_ensemble/ensemble/<dataset>-<stamp>/``) as
+``ensemble.json`` and ``ensemble.md``, with every run it used.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import io
+import json
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from common.cli import ConfigError
+
+REPO = Path(__file__).resolve().parents[2]
+OOF_FILE = "oof_maps.npz"
+METRICS = ("thresholded_jaccard", "jaccard", "dice", "accuracy", "sensitivity", "specificity")
+
+
+# -- fold groups -----------------------------------------------------------------------------------
+
+def fold_groups(runs_root: str | Path, dataset: str, rows=None) -> tuple[dict[str, list[Path]], list[str]]:
+    """Per lesion row, the newest complete group of fold runs on ``dataset``; and notes on rows left out.
+
+    A group is the runs of one row with the same resolved config, split, seed and encoder weights; it
+    is complete when it has a finished run for every fold of its ``kfold:K`` split.
+    """
+    from common.training.records import find_runs, load_json
+    from reproductions.transfer_ensemble.configs import LESION_ROWS
+
+    wanted = list(rows) if rows else list(LESION_ROWS)
+    unknown = [r for r in wanted if r not in LESION_ROWS]
+    if unknown:
+        raise ConfigError(f"--rows {', '.join(unknown)}: the lesion rows are {', '.join(LESION_ROWS)}")
+    groups: dict[tuple, dict[int, Path]] = {}
+    for run in find_runs(runs_root, "transfer_ensemble"):
+        rec = load_json(run / "config.json")
+        if rec.get("row") not in wanted or rec.get("dataset") != dataset or rec.get("fold") is None:
+            continue
+        key = (rec["row"], json.dumps(rec.get("config"), sort_keys=True), rec.get("split_spec"), rec.get("seed"),
+               rec.get("encoder_weights"), rec.get("limit"))
+        groups.setdefault(key, {})[int(rec["fold"])] = run   # find_runs is sorted: the newest fold run wins
+    chosen, notes = {}, []
+    for row in wanted:
+        candidates = []
+        for key, folds in groups.items():
+            if key[0] != row:
+                continue
+            spec = key[2] or ""
+            k = int(spec.split(":")[1].split(",")[0]) if spec.startswith("kfold:") else 0
+            newest = max(p.name for p in folds.values())
+            candidates.append((len(folds) == k and k > 0, newest, k, folds))
+        complete = sorted([c for c in candidates if c[0]], key=lambda c: c[1])
+        if complete:
+            folds = complete[-1][3]
+            chosen[row] = [folds[f] for f in sorted(folds)]
+        elif candidates:
+            best = max(candidates, key=lambda c: (len(c[3]), c[1]))
+            notes.append(f"{row}: {len(best[3])} of {best[2]} folds finished; left out")
+        else:
+            notes.append(f"{row}: no fold run on {dataset}")
+    return chosen, notes
+
+
+# -- out-of-fold maps ------------------------------------------------------------------------------
+
+def _views():
+    from reproductions.transfer_ensemble.tta import FIVE_VIEWS
+
+    return FIVE_VIEWS
+
+
+def predict_views(model, cfg, images: np.ndarray, batch_size: int = 8) -> tuple[np.ndarray, np.ndarray]:
+    """The image as it is, and the mean over the five test-time views: two maps [N, H, W] per image."""
+    from common.training.experiment import to_model_input
+
+    identity, five = [], []
+    for start in range(0, len(images), batch_size):
+        batch = np.asarray(images[start:start + batch_size])
+        total = None
+        for view in _views():
+            out = np.asarray(model.predict_on_batch(to_model_input(np.ascontiguousarray(view.forward(batch)), cfg)))
+            out = np.asarray(view.inverse(out[..., 0]), np.float32)
+            if view.name == "identity":
+                identity.append(out)
+            total = out if total is None else total + out
+        five.append(total / np.float32(len(_views())))
+    return np.concatenate(identity), np.concatenate(five)
+
+
+def oof_maps(run_dir: Path, cache_dir=None, refresh: bool = False) -> dict:
+    """A fold run's held-out ids with their maps (one view, five views), from ``oof_maps.npz`` or made
+    and saved there (float16, atomic)."""
+    from common.data import load_arrays, load_index
+    from common.data.splits import load_split
+    from common.training.commands import open_run
+    from common.training.experiment import image_hw
+    from common.training.records import atomic_write_bytes
+    from reproductions.transfer_ensemble.paper import PAPER
+
+    split = load_split(run_dir / "split.json")
+    ids = list(split.get("test", []))
+    if not ids:
+        raise ConfigError(f"{run_dir}: its split has no held-out (test) part")
+    path = run_dir / OOF_FILE
+    if path.exists() and not refresh:
+        with np.load(path) as data:
+            if list(data["ids"]) == ids:
+                return {"ids": ids, "identity": data["identity"].astype(np.float32),
+                        "five": data["five"].astype(np.float32)}
+    run = open_run(PAPER, run_dir)
+    record = run.record
+    index = load_index(record["dataset"], record.get("data_dir"), synthetic_size=record.get("synthetic_size") or 200,
+                       seed=record.get("seed", 0), **run.task.index_options())
+    by_id = {s.id: s for s in index.samples}
+    images, _ = load_arrays(index, [by_id[i] for i in ids], image_hw(run.cfg), cache_dir=cache_dir, progress=False)
+    identity, five = (m.astype(np.float16) for m in predict_views(run.model, run.cfg, images))
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, ids=np.asarray(ids), identity=identity, five=five)
+    atomic_write_bytes(path, buffer.getvalue())
+    # the stored float16 values, so a first pass and a later one that reads the file agree
+    return {"ids": ids, "identity": identity.astype(np.float32), "five": five.astype(np.float32)}
+
+
+# -- scoring ---------------------------------------------------------------------------------------
+
+def _score(task, samples, maps, targets, post):
+    scored = task.score(samples, maps, targets, native=True, post=post)
+    return {k: float(scored.mean[k]) for k in METRICS if k in scored.mean}
+
+
+def evaluate_maps(task, samples, targets, maps: np.ndarray) -> dict:
+    """Threshold 0.5 and the double threshold tuned on these maps: {"threshold": scores, "double": scores, "pair": ...}."""
+    from common.training.tasks import PostProcess
+
+    plain = _score(task, samples, maps, targets, PostProcess(kind="threshold", threshold=0.5))
+    tuned = task.tune(PostProcess(kind="double", largest=task.largest), maps, targets,
+                      chosen_on=f"the same out-of-fold maps ({len(samples)} images)")
+    double = _score(task, samples, maps, targets, tuned)
+    return {"threshold": plain, "double": double, "t_high": tuned.t_high, "t_low": tuned.t_low}
+
+
+def run_ensemble(groups: dict[str, list[Path]], cache_dir=None, refresh: bool = False, progress: bool = True) -> dict:
+    """Out-of-fold maps of every group, each model and the ensemble scored with and without the views
+    and the double threshold."""
+    from common.data import load_arrays, load_index
+    from common.training.commands import open_run
+    from common.training.experiment import image_hw
+    from common.training.records import load_json
+    from reproductions.transfer_ensemble.paper import PAPER
+
+    per_model, provenance = {}, {}
+    samples = targets = task = None
+    for row, runs in groups.items():
+        ids, identity, five = [], [], []
+        for run_dir in runs:
+            if progress:
+                print(f"{row}: out-of-fold maps of {run_dir.name}", file=sys.stderr)
+            maps = oof_maps(run_dir, cache_dir, refresh)
+            ids += maps["ids"]
+            identity.append(maps["identity"])
+            five.append(maps["five"])
+        order = np.argsort(ids)
+        ids = [ids[i] for i in order]
+        if len(set(ids)) != len(ids):
+            raise ConfigError(f"{row}: the fold runs' held-out parts overlap; they are not one cross-validation")
+        per_model[row] = {"ids": ids, "identity": np.concatenate(identity)[order], "five": np.concatenate(five)[order]}
+        provenance[row] = [{"run": str(r), "commit": (load_json(r / "config.json").get("provenance", {})
+                                                      .get("git", {}).get("commit"))} for r in runs]
+        if samples is None:
+            run = open_run(PAPER, runs[0])
+            task, record = run.task, run.record
+            index = load_index(record["dataset"], record.get("data_dir"),
+                               synthetic_size=record.get("synthetic_size") or 200, seed=record.get("seed", 0))
+            by_id = {s.id: s for s in index.samples}
+            samples = [by_id[i] for i in ids]
+            _, masks = load_arrays(index, samples, image_hw(run.cfg), cache_dir=cache_dir, progress=False)
+            targets = task.targets(masks, samples)
+            base_ids = ids
+        elif ids != base_ids:
+            raise ConfigError(f"{row}: its folds hold other images than {next(iter(groups))}'s; an ensemble "
+                              "needs the same images")
+    if samples is None:
+        raise ConfigError("no complete fold group to ensemble")
+    result = {"images": len(samples), "models": {}, "runs": provenance}
+    for row, maps in per_model.items():
+        if maps["five"].shape[1:] != targets.shape[1:3]:
+            raise ConfigError(f"{row}: maps of {maps['five'].shape[1:]} against masks of {targets.shape[1:3]}; "
+                              "ensemble runs made at one image size")
+        result["models"][row] = {view: evaluate_maps(task, samples, targets, maps[view]) for view in ("identity", "five")}
+    if len(per_model) > 1:
+        result["ensemble"] = {view: evaluate_maps(task, samples, targets,
+                                                  np.mean([m[view] for m in per_model.values()], axis=0))
+                              for view in ("identity", "five")}
+    return result
+
+
+def report(result: dict) -> str:
+    """The result as a Markdown table: thresholded Jaccard (and Jaccard) per step."""
+    lines = [f"Out-of-fold predictions of {result['images']} images. Threshold 0.5, or the double threshold "
+             "with (T_H, T_L) chosen on the same out-of-fold maps (as the paper's Table I). Values in %.", "",
+             "| model | views | post-processing | JSC_th | JSC | DSC | (T_H, T_L) |", "|---|---|---|---|---|---|---|"]
+    entries = list(result["models"].items()) + ([("Ensemble (mean of the models)", result["ensemble"])]
+                                                 if "ensemble" in result else [])
+    for name, by_view in entries:
+        for view, label in (("identity", "1 (the image)"), ("five", "5 (the paper's)")):
+            r = by_view[view]
+            for post in ("threshold", "double"):
+                s = r[post]
+                pair = f"({r['t_high']:g}, {r['t_low']:g})" if post == "double" else "—"
+                lines.append(f"| {name} | {label} | {'threshold 0.5' if post == 'threshold' else 'double threshold'} "
+                             f"| {100 * s['thresholded_jaccard']:.2f} | {100 * s['jaccard']:.2f} | "
+                             f"{100 * s['dice']:.2f} | {pair} |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None) -> dict:
+    parser = argparse.ArgumentParser(
+        prog="python -m reproductions.transfer_ensemble.ensemble",
+        description="Score each lesion model's out-of-fold maps with and without the paper's five test-time "
+                    "views and double threshold, and their ensemble (Table I's protocol); the maps are saved in "
+                    "each fold run (oof_maps.npz) and reused.")
+    parser.add_argument("--dataset", default="isic2018", help="the dataset the fold runs trained on (default isic2018)")
+    parser.add_argument("--rows", nargs="+", default=None, help="lesion rows to use (default: every one with all folds)")
+    parser.add_argument("--runs-root", default=os.environ.get("SLR_RUNS_DIR", str(REPO / "runs")),
+                        help="where the run folders are")
+    parser.add_argument("--out", default=None, help="output folder (default runs/transfer_ensemble/ensemble/<dataset>-<stamp>)")
+    parser.add_argument("--refresh", action="store_true", help="predict again even where oof_maps.npz exists")
+    parser.add_argument("--cache-dir", default=None, help="decoded-array cache folder")
+    parser.add_argument("--json", action="store_true", help="print the result as JSON")
+    args = parser.parse_args(argv)
+    from common.quiet import import_backend
+
+    import_backend(verbose=False)
+    try:
+        groups, notes = fold_groups(args.runs_root, args.dataset, args.rows)
+        for note in notes:
+            print(note, file=sys.stderr)
+        if not groups:
+            raise ConfigError(f"no lesion row has all its fold runs on {args.dataset} under {args.runs_root}; "
+                              "train them with the commands of `python -m reproductions.transfer_ensemble.plan`")
+        result = run_ensemble(groups, args.cache_dir, args.refresh, progress=not args.json)
+    except (ConfigError, FileNotFoundError) as exc:
+        parser.exit(2, f"error: {exc}\n")
+    from common.training.records import atomic_write_json, atomic_write_text, provenance
+
+    result["dataset"] = args.dataset
+    result["command"] = "python -m reproductions.transfer_ensemble.ensemble " + " ".join(sys.argv[1:] if argv is None else argv)
+    result["provenance"] = provenance()
+    stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    out = Path(args.out) if args.out else Path(args.runs_root) / "transfer_ensemble" / "ensemble" / f"{args.dataset}-{stamp}"
+    atomic_write_json(out / "ensemble.json", result)
+    md = report(result)
+    atomic_write_text(out / "ensemble.md", md)
+    if args.json:
+        print(json.dumps(result, default=float))
+    else:
+        print(md + f"\nwritten to {out}")
+    return result
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,158 @@
+"""The paper's test-time views, ensembling, the threshold search, negative subsampling, the optimiser,
+the plan and the ensemble command."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+keras = pytest.importorskip("keras")
+
+from common.training.tasks import Member, PostProcess, Predictor  # noqa: E402
+from reproductions.transfer_ensemble import plan  # noqa: E402
+from reproductions.transfer_ensemble.configs import BASE, ROWS  # noqa: E402
+from reproductions.transfer_ensemble.paper import LesionTask, PaperAttributeTask, make_optimizer  # noqa: E402
+from reproductions.transfer_ensemble.tta import FIVE_VIEWS, contrast_stretch, sharpen  # noqa: E402
+
+
+class _Echo:
+    """A 'model' whose map is its input's first channel scaled to [0, 1]; counts its calls."""
+
+    calls = 0
+
+    def predict_on_batch(self, x):
+        type(self).calls += 1
+        return np.asarray(x)[..., :1] / 255.0
+
+
+def _pattern(h=32, w=64):
+    img = np.zeros((1, h, w, 3), np.uint8)
+    img[0, 3:11, 5:30] = 255          # an asymmetric 0/255 pattern: contrast stretching and sharpening keep it
+    img[0, 20:27, 40:44] = 255
+    return img
+
+
+@pytest.mark.parametrize("view", FIVE_VIEWS, ids=[v.name for v in FIVE_VIEWS])
+def test_each_view_maps_the_prediction_back_to_the_image_frame(view):
+    img = _pattern()
+    out = view.inverse(_Echo().predict_on_batch(view.forward(img))[..., 0])
+    np.testing.assert_array_equal(out, img[..., 0] / 255.0)
+
+
+def test_the_views_are_the_papers_five_and_change_the_image_as_described():
+    assert [v.name for v in FIVE_VIEWS] == ["identity", "hflip", "vflip", "rot90_contrast", "sharpen"]
+    low = np.full((1, 8, 8, 3), 100, np.uint8)
+    low[0, :4] = 120
+    stretched = contrast_stretch(low)
+    assert stretched.min() == 0 and stretched.max() == 255          # linear stretch to the full range
+    rot = FIVE_VIEWS[3].forward(np.zeros((1, 32, 64, 3), np.uint8))
+    assert rot.shape == (1, 64, 32, 3)
+    edge = np.zeros((1, 9, 9, 1), np.uint8) + 100
+    edge[0, :, 5:] = 150
+    sharp = sharpen(edge)
+    assert sharp[0, 4, 4, 0] < 100 < 150 < sharp[0, 4, 5, 0]        # unsharp masking overshoots at the edge
+
+
+def test_five_folds_times_five_views_are_25_predictions_averaged():
+    _Echo.calls = 0
+    members = [Member(_Echo(), lambda x: x.astype(np.float32), f"fold{k}") for k in range(5)]
+    img = _pattern()
+    out = Predictor(members, lambda p: p[..., 0], views=FIVE_VIEWS)(img)
+    assert _Echo.calls == 25
+    np.testing.assert_allclose(out, img[..., 0] / 255.0, atol=1e-6)
+
+
+def test_ensemble_is_the_mean_of_the_models_maps():
+    class Constant:
+        def __init__(self, v):
+            self.v = v
+
+        def predict_on_batch(self, x):
+            return np.full((*x.shape[:3], 1), self.v, np.float32)
+
+    members = [Member(Constant(v), lambda x: x, str(v)) for v in (0.2, 0.6, 0.7)]
+    out = Predictor(members, lambda p: p[..., 0])(np.zeros((2, 4, 4, 3), np.uint8))
+    np.testing.assert_allclose(out, 0.5, atol=1e-6)
+
+
+def test_lesion_threshold_search_finds_a_planted_pair_by_thresholded_jaccard():
+    rng = np.random.default_rng(0)
+    truths, probs = [], []
+    for _ in range(6):
+        t = np.zeros((24, 24), np.uint8)
+        t[6:18, 5:19] = 1
+        p = np.where(t, 0.55, 0.05).astype(np.float32)   # the lesion at 0.55, a core above 0.95
+        p[10:14, 10:14] = 0.97
+        p[0:3, 0:3] = 0.99                               # a bright speck: the largest-object marker drops it
+        p += rng.uniform(0, 0.01, p.shape).astype(np.float32)
+        truths.append(t[..., None])
+        probs.append(p)
+    task = LesionTask()
+    tuned = task.tune(PostProcess(kind="double"), np.stack(probs), np.stack(truths), chosen_on="test")
+    assert task.search_metric == "thresholded_jaccard"
+    assert tuned.t_high in (0.8, 0.9, 0.95) and tuned.t_low <= 0.5 and tuned.score == pytest.approx(1.0)
+    mask = tuned(probs[0])
+    assert mask[8, 8] and not mask[1, 1]
+
+
+def test_attribute_rows_train_on_as_many_images_without_the_attribute_as_with_it():
+    task = PaperAttributeTask().bind(ROWS["DenseNet169 (streaks)"])
+    targets = np.zeros((40, 8, 8, 1), np.uint8)
+    targets[:6, 2, 2] = 1
+    keep = task.select_training(targets, seed=0, cfg=None)
+    assert len(keep) == 12 and set(range(6)) <= set(keep)
+    again = task.select_training(targets, seed=0, cfg=None)
+    other = task.select_training(targets, seed=1, cfg=None)
+    np.testing.assert_array_equal(keep, again)
+    assert set(keep) != set(other)                                     # drawn again with another seed
+    from dataclasses import replace
+
+    everything = PaperAttributeTask().bind(replace(ROWS["DenseNet169 (streaks)"], negatives="all"))
+    assert everything.select_training(targets, seed=0, cfg=None) is None
+
+
+def test_keras2_decay_is_an_inverse_time_learning_rate():
+    opt = make_optimizer(BASE)
+    assert opt.amsgrad
+    lr = opt._learning_rate               # the schedule (``learning_rate`` is its value at the current step)
+    assert float(lr(0)) == pytest.approx(1e-4)
+    assert float(lr(10000)) == pytest.approx(1e-4 / (1 + 1e-4 * 10000))
+    from dataclasses import replace
+
+    assert type(make_optimizer(replace(BASE, decay_mode="decoupled"))).__name__ == "AdamW"
+    coupled = make_optimizer(replace(BASE, decay_mode="coupled"))
+    w = keras.Variable(np.ones((2,), np.float32))
+    coupled.build([w])
+    coupled.apply_gradients([(np.zeros((2,), np.float32), w)])   # a zero gradient: only the L2 term moves w
+    assert float(w.numpy()[0]) < 1.0
+
+
+def test_plan_prints_every_run_of_the_tables(capsys):
+    plan.main(["--data-dir", "D", "--gpus", "2", "--runs-root", "/nonexistent"])
+    lines = [line for line in capsys.readouterr().out.splitlines() if not line.startswith("#")]
+    assert len(lines) == 100
+    assert lines[0] == "CUDA_VISIBLE_DEVICES=0 python -m reproductions.transfer_ensemble.train --row DenseNet169 --fold 0 --data-dir D"
+    assert lines[1].startswith("CUDA_VISIBLE_DEVICES=1 ")
+    assert "--row 'DenseNet169 (streaks)' --fold 4" in lines[-1]
+
+
+def test_ensemble_command_scores_out_of_fold_maps_and_reuses_them(tmp_path):
+    from reproductions.transfer_ensemble import ensemble, train
+
+    root = tmp_path / "runs"
+    train.main(["--row", "Xception", "--encoder-weights", "none", "--image-size", "32", "--synthetic-size", "12",
+                "--batch-size", "4", "--seed", "3", "--quiet", "--set", "pyramid_width=4", "--set", "head_width=4",
+                "--set", "aggregation_width=4", "--set", "decoder_widths=4,4", "--set", "augment=none",
+                "--epochs", "1", "--split", "kfold:2,0.25", "--fold", "all", "--runs-root", str(root)])
+    result = ensemble.main(["--runs-root", str(root), "--dataset", "synthetic", "--out", str(tmp_path / "out"),
+                            "--json"])
+    assert result["images"] == 12 and list(result["models"]) == ["Xception"]
+    scores = result["models"]["Xception"]["five"]
+    assert set(scores) == {"threshold", "double", "t_high", "t_low"}
+    maps = sorted(root.glob("transfer_ensemble/xception/*/oof_maps.npz"))
+    assert len(maps) == 2
+    with np.load(maps[0]) as data:
+        assert data["five"].dtype == np.float16 and data["identity"].shape == data["five"].shape
+    stamp = maps[0].stat().st_mtime_ns
+    again = ensemble.main(["--runs-root", str(root), "--dataset", "synthetic", "--out", str(tmp_path / "out2"), "--json"])
+    assert maps[0].stat().st_mtime_ns == stamp and again["models"] == result["models"]
+    assert (tmp_path / "out" / "ensemble.md").exists()
