@@ -142,6 +142,45 @@ def show_predictions(paper, run_dir: str | os.PathLike, n: int = 4, split: str =
     return fig
 
 
+def best_and_worst(paper, run_dir: str | os.PathLike, n: int = 3, split: str = "test"):
+    """Predict every image of the run's ``split``, rank them by Jaccard (at the model's size, the row's
+    threshold), and draw the ``n`` best and the ``n`` worst with both contours (as the ISIC 2019
+    thesis's Figs. 6.1 and 6.2). Returns the figure and the ranking [(id, jaccard), ...], best first."""
+    import matplotlib.pyplot as plt
+
+    from common import metrics
+    from common.data import load_arrays, load_index
+    from common.data.splits import load_split
+    from common.training.commands import load_run
+    from common.training.experiment import image_hw, predict_probabilities
+
+    cfg, record, model = load_run(paper, run_dir)
+    ids = load_split(Path(run_dir) / "split.json")
+    split = split if split in ids else ("val" if "val" in ids else "train")
+    index = load_index(record["dataset"], record.get("data_dir"),
+                       synthetic_size=record.get("synthetic_size") or 200, seed=record.get("seed", 0))
+    by_id = {s.id: s for s in index.samples}
+    samples = [by_id[i] for i in ids[split]]
+    images, masks = load_arrays(index, samples, image_hw(cfg), progress=False)
+    probs = predict_probabilities(model, images, cfg)
+    preds = probs >= getattr(cfg, "threshold", 0.5)
+    scores = []
+    for mask, pred in zip(masks, preds):
+        tp, fp, fn, _ = metrics.confusion(mask[..., 0] > 0, pred)
+        scores.append(float(tp / (tp + fp + fn)) if (tp + fp + fn) else 1.0)
+    order = sorted(range(len(samples)), key=lambda i: -scores[i])
+    n = max(1, min(n, len(order) // 2 or 1))
+    picks = [("best", i) for i in order[:n]] + [("worst", i) for i in order[::-1][:n]]
+    fig, axes = plt.subplots(2, n, figsize=(3.2 * n, 6.6), squeeze=False)
+    for ax, (kind, i) in zip(axes.ravel(), picks):
+        contour_overlay(images[i], masks[i, ..., 0], preds[i], ax=ax,
+                        title=f"{kind}: {samples[i].id}  JSC {scores[i]:.3f}")
+    fig.suptitle(f"{record['row']} on {record['dataset']} ({split}, {len(samples)} images): best row, worst row; "
+                 "ground truth green, prediction red")
+    fig.tight_layout()
+    return fig, [(samples[i].id, scores[i]) for i in order]
+
+
 def plot_class_counts(counts: dict, reference: dict | None = None, ax=None, title: str = "samples per class"):
     """Bars of ``class -> count`` (ours), with ``reference`` (a paper's counts) beside them."""
     import matplotlib.pyplot as plt

@@ -92,6 +92,17 @@ def notebook(paper: str, title: str):
                 "    plt.show()\n"
                 "else:\n"
                 f"    print('no trained run under runs/{paper}/: python -m reproductions.{paper}.train makes one')"),
+            new_markdown_cell("## The U-Net: its best and worst predictions (as Figs. 6.1 and 6.2)\n\n"
+                              "The newest local run of the `U-Net` row, every test image ranked by Jaccard."),
+            new_code_cell(
+                "import json\n"
+                "UNET = [r for r in LOCAL if json.loads((Path(r) / 'config.json').read_text()).get('row') == 'U-Net']\n"
+                "if UNET:\n"
+                "    print('run:', viz.shown_path(UNET[-1]))\n"
+                "    fig, ranking = viz.best_and_worst(PAPER, UNET[-1], n=3)\n"
+                "    plt.show()\n"
+                "else:\n"
+                f"    print('no U-Net run under runs/{paper}/: python -m reproductions.{paper}.train --row U-Net makes one')"),
         ]
     for i, cell in enumerate(cells):
         cell["id"] = f"{paper}-{i}"  # fixed ids: regenerating changes nothing that did not change

@@ -616,14 +616,21 @@ def _run_options(parser: argparse.ArgumentParser, many: bool) -> None:
     parser.add_argument("--checkpoint", default=None, metavar="NAME",
                         help="which kept checkpoint to use (default: the run's main one; a classifier "
                              "keeps loss, accuracy and balanced_accuracy)")
+    from common.training.tasks.predict import TTA_SETS
+
     parser.add_argument("--tta", default="none", metavar="VIEWS",
-                        help="test-time views averaged per run: none (default), hflip or flip "
-                             "(identity, horizontal, vertical and both flips)")
+                        help="test-time views averaged per run: " + ", ".join(TTA_SETS) + " (default none; "
+                             "flip: identity, horizontal, vertical and both flips; five: the transfer "
+                             "ensemble's five views)")
     parser.add_argument("--postprocess", default=None, choices=["threshold", "double"],
                         help="threshold (prob >= --threshold) or double (the transfer ensemble's "
                              "double-threshold reconstruction, T_H and T_L chosen on the runs' "
                              "validation predictions); default: the row's")
     parser.add_argument("--threshold", type=float, default=None, help="probability threshold (default: the row's)")
+    parser.add_argument("--t-high", type=float, default=None, metavar="T_H",
+                        help="with --postprocess double: use this T_H (with --t-low) instead of choosing the "
+                             "pair on the runs' validation images, e.g. the pair chosen on cross-validation")
+    parser.add_argument("--t-low", type=float, default=None, metavar="T_L", help="the T_L that goes with --t-high")
     parser.add_argument("--verbose", action="store_true", help="show the backend's start-up messages")
 
 
@@ -648,6 +655,14 @@ def _post(task, cfg, args):
         if not 0 <= args.threshold <= 1:
             raise ConfigError(f"--threshold {args.threshold}: give a probability in [0, 1]")
         post = replace(post, threshold=args.threshold)
+    pair = (getattr(args, "t_high", None), getattr(args, "t_low", None))
+    if pair != (None, None):
+        if None in pair or post.kind != "double":
+            raise ConfigError("--t-high and --t-low go together, with double-threshold post-processing "
+                              "(--postprocess double, or a row that uses it)")
+        if not 0 <= pair[1] <= pair[0] <= 1:
+            raise ConfigError(f"--t-high {pair[0]} --t-low {pair[1]}: give 0 <= T_L <= T_H <= 1")
+        post = replace(post, t_high=pair[0], t_low=pair[1], chosen_on="given on the command line")
     return post
 
 
