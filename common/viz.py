@@ -5,6 +5,7 @@ in red over the dermoscopic image.
 """
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Sequence
@@ -179,6 +180,124 @@ def best_and_worst(paper, run_dir: str | os.PathLike, n: int = 3, split: str = "
                  "ground truth green, prediction red")
     fig.tight_layout()
     return fig, [(samples[i].id, scores[i]) for i in order]
+
+
+def plot_threshold_grid(ensemble_json: str | os.PathLike, model: str | None = None, view: str = "five", ax=None):
+    """Heat map of the (T_H, T_L) grid search of one model (or ``"ensemble"``) from the transfer
+    ensemble's ``ensemble.json``; the chosen pair is circled."""
+    import matplotlib.pyplot as plt
+
+    result = json.loads(Path(ensemble_json).read_text())
+    if model in (None, "ensemble") and "ensemble" in result:
+        entry, model = result["ensemble"][view], "ensemble"
+    else:
+        model = model or next(iter(result["models"]))
+        entry = result["models"][model][view]
+    grid = np.asarray(entry["grid"], float)
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7, 3.6))
+    im = ax.imshow(grid, cmap="viridis", aspect="auto")
+    ax.set_xticks(range(len(entry["tl_range"])), [f"{t:g}" for t in entry["tl_range"]], fontsize=7)
+    ax.set_yticks(range(len(entry["th_range"])), [f"{t:g}" for t in entry["th_range"]], fontsize=7)
+    ax.set_xlabel("T_L")
+    ax.set_ylabel("T_H")
+    i, j = entry["th_range"].index(entry["t_high"]), entry["tl_range"].index(entry["t_low"])
+    ax.plot(j, i, "o", mfc="none", mec="red", ms=12, mew=2)
+    ax.set_title(f"{model} ({view} views): {entry.get('search_metric', 'score')} per (T_H, T_L); "
+                 f"chosen ({entry['t_high']:g}, {entry['t_low']:g})", fontsize=9)
+    ax.figure.colorbar(im, ax=ax)
+    return ax.figure
+
+
+def show_oof_maps(ensemble_json: str | os.PathLike, n: int = 4, view: str = "five"):
+    """The transfer ensemble's Fig. 2 from an ``ensemble.json``: per image (a row), the image with the
+    ground truth (green) and the post-processed ensemble (red), then each model's out-of-fold map and
+    the ensemble's (the mean of the models' maps)."""
+    import matplotlib.pyplot as plt
+
+    from common.data import load_arrays, load_index
+    from common.postprocess import double_threshold
+
+    result = json.loads(Path(ensemble_json).read_text())
+    maps: dict[str, dict] = {}
+    record = None
+    for model, runs in result["runs"].items():
+        maps[model] = {}
+        for entry in runs:
+            run = Path(entry["run"])
+            record = record or json.loads((run / "config.json").read_text())
+            with np.load(run / "oof_maps.npz") as data:
+                maps[model].update(zip(data["ids"].tolist(), data[view].astype(np.float32)))
+    ids = sorted(set.intersection(*(set(m) for m in maps.values())))[:n]
+    index = load_index(record["dataset"], record.get("data_dir"),
+                       synthetic_size=record.get("synthetic_size") or 200, seed=record.get("seed", 0))
+    by_id = {s.id: s for s in index.samples}
+    first = next(iter(maps.values()))[ids[0]]
+    images, masks = load_arrays(index, [by_id[i] for i in ids], first.shape, progress=False)
+    columns = list(maps) + (["ensemble"] if len(maps) > 1 else [])
+    final = result["ensemble"][view] if "ensemble" in result else result["models"][columns[0]][view]
+    fig, axes = plt.subplots(len(ids), 1 + len(columns), figsize=(2.6 * (1 + len(columns)), 2.3 * len(ids)),
+                             squeeze=False)
+    for r, image_id in enumerate(ids):
+        per_model = [maps[m][image_id] for m in maps]
+        mean = np.mean(per_model, axis=0)
+        pred = double_threshold(mean, final["t_high"], final["t_low"], largest=True)
+        contour_overlay(images[r], masks[r, ..., 0], pred, ax=axes[r, 0], title=image_id)
+        for c, (name, prob) in enumerate(zip(columns, per_model + ([mean] if len(maps) > 1 else [])), start=1):
+            axes[r, c].imshow(prob, cmap="gray", vmin=0, vmax=1)
+            axes[r, c].set_title(name if r == 0 else "", fontsize=9)
+            axes[r, c].axis("off")
+    fig.suptitle(f"out-of-fold maps ({view} views) on {record['dataset']}: ground truth green, "
+                 f"post-processed {'ensemble' if len(maps) > 1 else columns[0]} red")
+    fig.tight_layout()
+    return fig
+
+
+def attribute_overlay(image: np.ndarray, truth: np.ndarray, pred: np.ndarray, ax=None, title: str = ""):
+    """The transfer ensemble's Fig. 3 colours: ground truth green, prediction red, their intersection
+    orange, blended over the image."""
+    import matplotlib.pyplot as plt
+
+    truth, pred = np.asarray(truth) > 0, np.asarray(pred) > 0
+    out = np.asarray(image, np.float32).copy()
+    for region, colour in ((truth & ~pred, (0, 200, 0)), (pred & ~truth, (230, 0, 0)), (truth & pred, (255, 150, 0))):
+        out[region] = 0.35 * out[region] + 0.65 * np.asarray(colour, np.float32)
+    if ax is None:
+        _, ax = plt.subplots(figsize=(4, 4))
+    ax.imshow(np.clip(out, 0, 255).astype(np.uint8))
+    ax.set_title(title, fontsize=9)
+    ax.axis("off")
+    return ax
+
+
+def show_attribute_predictions(paper, run_dir: str | os.PathLike, n: int = 4, split: str = "test"):
+    """An attribute run's predictions on ``n`` images of its split that hold the attribute (or any,
+    when none does), coloured as :func:`attribute_overlay`."""
+    import matplotlib.pyplot as plt
+
+    from common.data import load_arrays, load_index
+    from common.data.splits import load_split
+    from common.training.commands import open_run
+    from common.training.experiment import image_hw, predict_probabilities
+
+    run = open_run(paper, run_dir)
+    record, cfg, task = run.record, run.cfg, run.task
+    ids = load_split(Path(run_dir) / "split.json")
+    split = split if split in ids else ("val" if "val" in ids else "train")
+    index = load_index(record["dataset"], record.get("data_dir"), synthetic_size=record.get("synthetic_size") or 200,
+                       seed=record.get("seed", 0), **task.index_options())
+    by_id = {s.id: s for s in index.samples}
+    samples = [by_id[i] for i in ids[split]]
+    images, masks = load_arrays(index, samples, image_hw(cfg), progress=False)
+    truths = task.targets(masks, samples)[..., 0]
+    order = sorted(range(len(samples)), key=lambda i: -int(truths[i].sum()))[:n]
+    probs = predict_probabilities(run.model, images[order], cfg)
+    fig, axes = plt.subplots(1, len(order), figsize=(3.2 * len(order), 3.4), squeeze=False)
+    for ax, i, prob in zip(axes[0], order, probs):
+        attribute_overlay(images[i], truths[i], prob >= 0.5, ax=ax, title=samples[i].id)
+    fig.suptitle(f"{record['row']} ({task.name}): truth green, prediction red, both orange")
+    fig.tight_layout()
+    return fig
 
 
 def plot_class_counts(counts: dict, reference: dict | None = None, ax=None, title: str = "samples per class"):

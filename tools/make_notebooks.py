@@ -104,6 +104,36 @@ def notebook(paper: str, title: str):
                 "else:\n"
                 f"    print('no U-Net run under runs/{paper}/: python -m reproductions.{paper}.train --row U-Net makes one')"),
         ]
+    if paper == "transfer_ensemble":
+        cells += [
+            new_markdown_cell("## Out-of-fold maps, test-time views and the ensemble (Fig. 2)\n\n"
+                              "From the newest output of `python -m reproductions.transfer_ensemble.ensemble` "
+                              "(which needs every fold of at least one model): each model's out-of-fold map "
+                              "beside the ensemble's, then the (T_H, T_L) grid of the double threshold."),
+            new_code_cell(
+                "ENSEMBLES = sorted(viz.runs_root().glob('transfer_ensemble/ensemble/*/ensemble.json'))\n"
+                "if ENSEMBLES:\n"
+                "    print('ensemble:', viz.shown_path(ENSEMBLES[-1]))\n"
+                "    print((ENSEMBLES[-1].parent / 'ensemble.md').read_text())\n"
+                "    viz.show_oof_maps(ENSEMBLES[-1], n=4)\n"
+                "    plt.show()\n"
+                "    viz.plot_threshold_grid(ENSEMBLES[-1], 'ensemble')\n"
+                "    plt.show()\n"
+                "else:\n"
+                "    print('no ensemble output yet: train every fold of a model (--fold all), then run '\n"
+                "          'python -m reproductions.transfer_ensemble.ensemble --dataset <its dataset>')"),
+            new_markdown_cell("## Attributes (Fig. 3)\n\nThe newest local attribute run: ground truth green, "
+                              "prediction red, their intersection orange."),
+            new_code_cell(
+                "ATTR = [r for r in LOCAL if json.loads((Path(r) / 'config.json').read_text()).get('row', '').endswith(')')]\n"
+                "if ATTR:\n"
+                "    print('run:', viz.shown_path(ATTR[-1]))\n"
+                "    viz.show_attribute_predictions(PAPER, ATTR[-1], n=4)\n"
+                "    plt.show()\n"
+                "else:\n"
+                "    print('no attribute run: python -m reproductions.transfer_ensemble.train --row \"DenseNet169 (globules)\" makes one')"),
+        ]
+        cells[1]["source"] = "import json\n" + cells[1]["source"]
     for i, cell in enumerate(cells):
         cell["id"] = f"{paper}-{i}"  # fixed ids: regenerating changes nothing that did not change
     nb = new_notebook(cells=cells)

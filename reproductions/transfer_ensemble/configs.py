@@ -94,7 +94,7 @@ class TEConfig:
         object.__setattr__(self, "image_size", size * 2 if len(size) == 1 else size)
         problems = []
         if self.attribute is not None and self.attribute not in ATTRIBUTES:
-            problems.append(f"attribute {self.attribute!r}: choose one of {', '.join(ATTRIBUTES)}")
+            problems.append(f"attribute {self.attribute!r}: choose none (the lesion) or one of {', '.join(ATTRIBUTES)}")
         if self.attribute is not None and self.model == "deeplabv3plus":
             problems.append("the paper trains attributes on ResNet152, Inception-ResNet-v2 and DenseNet169 only")
         if min(self.pyramid_width, self.head_width, self.aggregation_width, *self.decoder_widths) < 1:

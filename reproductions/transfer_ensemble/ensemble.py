@@ -149,14 +149,20 @@ def _score(task, samples, maps, targets, post):
 
 
 def evaluate_maps(task, samples, targets, maps: np.ndarray) -> dict:
-    """Threshold 0.5 and the double threshold tuned on these maps: {"threshold": scores, "double": scores, "pair": ...}."""
+    """Threshold 0.5, and the double threshold with (T_H, T_L) from the grid search on these maps:
+    {"threshold": scores, "double": scores, "t_high", "t_low", "grid": [[score per T_L] per T_H]}."""
+    from common.postprocess import grid_search_thresholds
     from common.training.tasks import PostProcess
 
     plain = _score(task, samples, maps, targets, PostProcess(kind="threshold", threshold=0.5))
-    tuned = task.tune(PostProcess(kind="double", largest=task.largest), maps, targets,
-                      chosen_on=f"the same out-of-fold maps ({len(samples)} images)")
+    found = grid_search_thresholds(list(maps), [targets[i, ..., 0] for i in range(len(maps))],
+                                   largest=task.largest, metric=task.search_metric)
+    tuned = PostProcess(kind="double", largest=task.largest, t_high=found.t_high, t_low=found.t_low,
+                        chosen_on=f"the same out-of-fold maps ({len(samples)} images)")
     double = _score(task, samples, maps, targets, tuned)
-    return {"threshold": plain, "double": double, "t_high": tuned.t_high, "t_low": tuned.t_low}
+    return {"threshold": plain, "double": double, "t_high": found.t_high, "t_low": found.t_low,
+            "grid": np.round(found.grid, 6).tolist(), "th_range": list(found.th_range),
+            "tl_range": list(found.tl_range), "search_metric": found.metric}
 
 
 def run_ensemble(groups: dict[str, list[Path]], cache_dir=None, refresh: bool = False, progress: bool = True) -> dict:

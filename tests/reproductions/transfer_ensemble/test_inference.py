@@ -147,7 +147,8 @@ def test_ensemble_command_scores_out_of_fold_maps_and_reuses_them(tmp_path):
                             "--json"])
     assert result["images"] == 12 and list(result["models"]) == ["Xception"]
     scores = result["models"]["Xception"]["five"]
-    assert set(scores) == {"threshold", "double", "t_high", "t_low"}
+    assert {"threshold", "double", "t_high", "t_low", "grid"} <= set(scores)
+    assert np.asarray(scores["grid"]).shape == (7, 12) and scores["search_metric"] == "thresholded_jaccard"
     maps = sorted(root.glob("transfer_ensemble/xception/*/oof_maps.npz"))
     assert len(maps) == 2
     with np.load(maps[0]) as data:
@@ -156,3 +157,56 @@ def test_ensemble_command_scores_out_of_fold_maps_and_reuses_them(tmp_path):
     again = ensemble.main(["--runs-root", str(root), "--dataset", "synthetic", "--out", str(tmp_path / "out2"), "--json"])
     assert maps[0].stat().st_mtime_ns == stamp and again["models"] == result["models"]
     assert (tmp_path / "out" / "ensemble.md").exists()
+    # the notebook's figures of it: the threshold grid and the out-of-fold maps (Fig. 2)
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from common import viz
+
+    fig = viz.plot_threshold_grid(tmp_path / "out" / "ensemble.json", "Xception")
+    assert fig.axes[0].get_title().startswith("Xception")
+    fig = viz.show_oof_maps(tmp_path / "out" / "ensemble.json", n=2)
+    assert len(fig.axes) == 2 * 2                    # two images: the image, the one model's map
+
+
+def test_attribute_overlay_colours_truth_prediction_and_intersection():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from common import viz
+
+    image = np.full((4, 4, 3), 100, np.uint8)
+    truth = np.zeros((4, 4), bool)
+    pred = np.zeros((4, 4), bool)
+    truth[0, :2] = True
+    pred[0, 1:3] = True
+    ax = viz.attribute_overlay(image, truth, pred)
+    shown = ax.images[0].get_array()
+    assert shown[0, 0, 1] > shown[0, 0, 0]                       # truth only: green
+    assert shown[0, 2, 0] > shown[0, 2, 1]                       # prediction only: red
+    assert shown[0, 1, 0] > shown[0, 1, 1] > shown[0, 1, 2]      # both: orange
+    np.testing.assert_array_equal(shown[3, 3], image[3, 3])      # neither: the image
+
+
+def test_an_attribute_run_trains_on_matched_negatives_and_draws_fig_3(tmp_path, capsys):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from common import viz
+    from reproductions.transfer_ensemble import train
+    from reproductions.transfer_ensemble.paper import PAPER
+
+    runs = train.main(["--row", "Xception", "--set", "attribute=pigment_network", "--set", "loss=squared_jaccard",
+                       "--set", "dataset=isic2018_task2", "--encoder-weights", "none", "--image-size", "32",
+                       "--synthetic-size", "24", "--batch-size", "4", "--seed", "3", "--quiet",
+                       "--set", "pyramid_width=4", "--set", "head_width=4", "--set", "aggregation_width=4",
+                       "--set", "decoder_widths=4,4", "--set", "augment=none", "--epochs", "1",
+                       "--runs-root", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert "training on" in err and "of 18 training images" in err    # positives and as many negatives
+    import json
+
+    metrics = json.loads((runs[0] / "metrics.json").read_text())
+    assert metrics["task"] == "attributes" and set(metrics["scores"]["test"]) == {"jaccard", "dice"}
+    fig = viz.show_attribute_predictions(PAPER, runs[0], n=2)
+    assert "pigment_network" in fig._suptitle.get_text()
