@@ -224,7 +224,9 @@ def show_oof_maps(ensemble_json: str | os.PathLike, n: int = 4, view: str = "fiv
     for model, runs in result["runs"].items():
         maps[model] = {}
         for entry in runs:
-            run = Path(entry["run"])
+            from reproductions.transfer_ensemble.ensemble import resolve_run
+
+            run = resolve_run(entry["run"], ensemble_json, result.get("runs_root"))
             record = record or json.loads((run / "config.json").read_text())
             with np.load(run / "oof_maps.npz") as data:
                 maps[model].update(zip(data["ids"].tolist(), data[view].astype(np.float32)))

@@ -165,6 +165,26 @@ def evaluate_maps(task, samples, targets, maps: np.ndarray) -> dict:
             "tl_range": list(found.tl_range), "search_metric": found.metric}
 
 
+def _relative(run_dir: Path) -> str:
+    """A run folder as ``transfer_ensemble/<row>/<run>`` (relative to its runs root): no machine paths."""
+    parts = Path(run_dir).resolve().parts
+    return "/".join(parts[parts.index("transfer_ensemble"):]) if "transfer_ensemble" in parts else Path(run_dir).name
+
+
+def resolve_run(entry: str, ensemble_json: str | Path | None = None, runs_root: str | None = None) -> Path:
+    """The folder of a run named in an ensemble output: under the runs root it recorded (local outputs
+    only), beside the output, or under ``$SLR_RUNS_DIR`` / ``runs``."""
+    candidates = [Path(entry)] + ([Path(runs_root) / entry] if runs_root else [])
+    if ensemble_json is not None and len(Path(ensemble_json).resolve().parents) > 3:
+        candidates.append(Path(ensemble_json).resolve().parents[3] / entry)
+    candidates.append(Path(os.environ.get("SLR_RUNS_DIR", str(REPO / "runs"))) / entry)
+    for path in candidates:
+        if (path / "config.json").exists():
+            return path
+    raise FileNotFoundError(f"run {entry} of {ensemble_json or 'the ensemble'} is not on this machine "
+                            "(committed records hold no maps or weights)")
+
+
 def run_ensemble(groups: dict[str, list[Path]], cache_dir=None, refresh: bool = False, progress: bool = True) -> dict:
     """Out-of-fold maps of every group, each model and the ensemble scored with and without the views
     and the double threshold."""
@@ -190,8 +210,8 @@ def run_ensemble(groups: dict[str, list[Path]], cache_dir=None, refresh: bool = 
         if len(set(ids)) != len(ids):
             raise ConfigError(f"{row}: the fold runs' held-out parts overlap; they are not one cross-validation")
         per_model[row] = {"ids": ids, "identity": np.concatenate(identity)[order], "five": np.concatenate(five)[order]}
-        provenance[row] = [{"run": str(r), "commit": (load_json(r / "config.json").get("provenance", {})
-                                                      .get("git", {}).get("commit"))} for r in runs]
+        provenance[row] = [{"run": _relative(r), "commit": (load_json(r / "config.json").get("provenance", {})
+                                                             .get("git", {}).get("commit"))} for r in runs]
         if samples is None:
             run = open_run(PAPER, runs[0])
             task, record = run.task, run.record
@@ -273,6 +293,8 @@ def main(argv=None) -> dict:
     result["command"] = "python -m reproductions.transfer_ensemble.ensemble " + " ".join(sys.argv[1:] if argv is None else argv)
     result["provenance"] = provenance()
     stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    result["stamp"] = stamp
+    result["runs_root"] = str(Path(args.runs_root).resolve())   # local only: the table's kept copy drops it
     out = Path(args.out) if args.out else Path(args.runs_root) / "transfer_ensemble" / "ensemble" / f"{args.dataset}-{stamp}"
     atomic_write_json(out / "ensemble.json", result)
     md = report(result)

@@ -210,3 +210,33 @@ def test_an_attribute_run_trains_on_matched_negatives_and_draws_fig_3(tmp_path, 
     assert metrics["task"] == "attributes" and set(metrics["scores"]["test"]) == {"jaccard", "dice"}
     fig = viz.show_attribute_predictions(PAPER, runs[0], n=2)
     assert "pigment_network" in fig._suptitle.get_text()
+
+
+def test_table_reports_the_newest_ensemble_output_and_keeps_it_without_machine_paths(tmp_path):
+    import json
+
+    from reproductions.transfer_ensemble import table
+
+    def scores(v):
+        return {k: v for k in ("thresholded_jaccard", "jaccard", "dice", "accuracy", "sensitivity", "specificity")}
+
+    def entry(v):
+        return {"threshold": scores(v), "double": scores(v + 0.01), "t_high": 0.8, "t_low": 0.45}
+
+    for stamp, value in (("20260101-000000", 0.5), ("20260102-000000", 0.7)):
+        result = {"images": 100, "dataset": "ph2", "stamp": stamp, "runs_root": "/somewhere/runs",
+                  "models": {"Xception": {"identity": entry(value), "five": entry(value + 0.02)}},
+                  "runs": {"Xception": [{"run": f"transfer_ensemble/xception/ph2-fold{k}-x", "commit": "abc"}
+                                        for k in range(5)]},
+                  "provenance": {"git": {"commit": "abcdef1234567", "dirty": False}}}
+        out = tmp_path / "runs" / "transfer_ensemble" / "ensemble" / f"ph2-{stamp}"
+        out.mkdir(parents=True)
+        (out / "ensemble.json").write_text(json.dumps(result))
+    results = tmp_path / "results"
+    table.main(["--runs-root", str(tmp_path / "runs"), "--results-dir", str(results)])
+    md = (results / "table_1_oof.md").read_text()
+    assert "| Xception | 5 (the paper's) | double threshold | 73.00 |" in md        # the newer output
+    assert "not comparable" in md and "50.00" not in md
+    kept = json.loads((results / "records" / "ensemble-ph2-20260102-000000" / "ensemble.json").read_text())
+    assert "runs_root" not in kept and kept["stamp"] == "20260102-000000"
+    assert "Table I as the paper made it" in (results / "README.md").read_text()
