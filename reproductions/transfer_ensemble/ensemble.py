@@ -39,18 +39,19 @@ METRICS = ("thresholded_jaccard", "jaccard", "dice", "accuracy", "sensitivity", 
 # -- fold groups -----------------------------------------------------------------------------------
 
 def fold_groups(runs_root: str | Path, dataset: str, rows=None) -> tuple[dict[str, list[Path]], list[str]]:
-    """Per lesion row, the newest complete group of fold runs on ``dataset``; and notes on rows left out.
+    """Per row (default: the lesion rows), the newest complete group of fold runs on ``dataset``; and
+    notes on rows left out.
 
     A group is the runs of one row with the same resolved config, split, seed and encoder weights; it
     is complete when it has a finished run for every fold of its ``kfold:K`` split.
     """
     from common.training.records import find_runs, load_json
-    from reproductions.transfer_ensemble.configs import LESION_ROWS
+    from reproductions.transfer_ensemble.configs import LESION_ROWS, ROWS
 
     wanted = list(rows) if rows else list(LESION_ROWS)
-    unknown = [r for r in wanted if r not in LESION_ROWS]
+    unknown = [r for r in wanted if r not in ROWS]
     if unknown:
-        raise ConfigError(f"--rows {', '.join(unknown)}: the lesion rows are {', '.join(LESION_ROWS)}")
+        raise ConfigError(f"--rows {', '.join(unknown)}: the rows are {', '.join(ROWS)}")
     groups: dict[tuple, dict[int, Path]] = {}
     for run in find_runs(runs_root, "transfer_ensemble"):
         rec = load_json(run / "config.json")
@@ -185,9 +186,9 @@ def resolve_run(entry: str, ensemble_json: str | Path | None = None, runs_root: 
                             "(committed records hold no maps or weights)")
 
 
-def run_ensemble(groups: dict[str, list[Path]], cache_dir=None, refresh: bool = False, progress: bool = True) -> dict:
-    """Out-of-fold maps of every group, each model and the ensemble scored with and without the views
-    and the double threshold."""
+def collect_maps(groups: dict[str, list[Path]], cache_dir=None, refresh: bool = False, progress: bool = True):
+    """Every group's out-of-fold maps, sorted by image id, with the samples, their targets (at the
+    maps' size) and the rows' task: ``(per_model, provenance, samples, targets, task)``."""
     from common.data import load_arrays, load_index
     from common.training.commands import open_run
     from common.training.experiment import image_hw
@@ -196,6 +197,7 @@ def run_ensemble(groups: dict[str, list[Path]], cache_dir=None, refresh: bool = 
 
     per_model, provenance = {}, {}
     samples = targets = task = None
+    base_ids = None
     for row, runs in groups.items():
         ids, identity, five = [], [], []
         for run_dir in runs:
@@ -216,7 +218,8 @@ def run_ensemble(groups: dict[str, list[Path]], cache_dir=None, refresh: bool = 
             run = open_run(PAPER, runs[0])
             task, record = run.task, run.record
             index = load_index(record["dataset"], record.get("data_dir"),
-                               synthetic_size=record.get("synthetic_size") or 200, seed=record.get("seed", 0))
+                               synthetic_size=record.get("synthetic_size") or 200, seed=record.get("seed", 0),
+                               **task.index_options())
             by_id = {s.id: s for s in index.samples}
             samples = [by_id[i] for i in ids]
             _, masks = load_arrays(index, samples, image_hw(run.cfg), cache_dir=cache_dir, progress=False)
@@ -227,17 +230,145 @@ def run_ensemble(groups: dict[str, list[Path]], cache_dir=None, refresh: bool = 
                               "needs the same images")
     if samples is None:
         raise ConfigError("no complete fold group to ensemble")
-    result = {"images": len(samples), "models": {}, "runs": provenance}
     for row, maps in per_model.items():
         if maps["five"].shape[1:] != targets.shape[1:3]:
             raise ConfigError(f"{row}: maps of {maps['five'].shape[1:]} against masks of {targets.shape[1:3]}; "
                               "ensemble runs made at one image size")
+    return per_model, provenance, samples, targets, task
+
+
+def run_ensemble(groups: dict[str, list[Path]], cache_dir=None, refresh: bool = False, progress: bool = True) -> dict:
+    """Out-of-fold maps of every group, each model and the ensemble scored with and without the views
+    and the double threshold."""
+    per_model, provenance, samples, targets, task = collect_maps(groups, cache_dir, refresh, progress)
+    if samples is None:
+        raise ConfigError("no complete fold group to ensemble")
+    result = {"images": len(samples), "models": {}, "runs": provenance}
+    for row, maps in per_model.items():
         result["models"][row] = {view: evaluate_maps(task, samples, targets, maps[view]) for view in ("identity", "five")}
     if len(per_model) > 1:
         result["ensemble"] = {view: evaluate_maps(task, samples, targets,
                                                   np.mean([m[view] for m in per_model.values()], axis=0))
                               for view in ("identity", "five")}
     return result
+
+
+# -- attributes (section II.C.4, the Task 2 submissions) --------------------------------------------
+
+ATTRIBUTE_VARIANTS = {
+    "plain": "submission 2: no lesion restriction",
+    "restricted": "submission 1: maps multiplied by the lesion mask",
+    "lowered": "submission 3: restricted, every T_H lowered by 0.05",
+}
+
+
+def lesion_masks(lesion_result_maps: np.ndarray, t_high: float, t_low: float, shape) -> np.ndarray:
+    """Binary lesion masks [N, *shape] from lesion probability maps: the double threshold, then a
+    nearest-neighbour resize to the attribute maps' size."""
+    from common.postprocess import double_threshold
+
+    out = np.zeros((len(lesion_result_maps), *shape), np.float32)
+    for i, prob in enumerate(lesion_result_maps):
+        mask = double_threshold(prob, t_high, t_low, largest=True)
+        rows = (np.arange(shape[0]) * mask.shape[0] // shape[0])[:, None]
+        cols = (np.arange(shape[1]) * mask.shape[1] // shape[1])[None, :]
+        out[i] = mask[rows, cols]
+    return out
+
+
+def score_attribute(task, samples, targets, maps: np.ndarray, lesion: np.ndarray | None) -> dict:
+    """Section II.C.4 on one attribute's maps: (T_H, T_L) by grid search (no largest-object step,
+    Jaccard over all pixels), without the lesion restriction and, when lesion masks are given, with
+    it and with every T_H lowered by 0.05 (the three Task 2 submissions). Each: Jaccard, Dice, pair."""
+    from common.postprocess import grid_search_thresholds
+    from common.training.tasks import PostProcess
+
+    truths = [targets[i, ..., 0] for i in range(len(maps))]
+    out = {}
+    variants = [("plain", maps)] + ([("restricted", maps * lesion)] if lesion is not None else [])
+    for name, m in variants:
+        found = grid_search_thresholds(list(m), truths, largest=False, metric="dataset_jaccard")
+        post = PostProcess(kind="double", largest=False, t_high=found.t_high, t_low=found.t_low)
+        scored = task.score(samples, m, targets, native=True, post=post)
+        out[name] = {"jaccard": float(scored.mean["jaccard"]), "dice": float(scored.mean["dice"]),
+                     "t_high": found.t_high, "t_low": found.t_low}
+        if name == "restricted":
+            lowered = PostProcess(kind="double", largest=False, t_high=round(found.t_high - 0.05, 6), t_low=found.t_low)
+            scored = task.score(samples, m, targets, native=True, post=lowered)
+            out["lowered"] = {"jaccard": float(scored.mean["jaccard"]), "dice": float(scored.mean["dice"]),
+                              "t_high": lowered.t_high, "t_low": found.t_low}
+    return out
+
+
+def run_attribute_ensemble(groups: dict[str, list[Path]], lesion_groups: dict[str, list[Path]] | None = None,
+                           cache_dir=None, refresh: bool = False, progress: bool = True) -> dict:
+    """Per attribute, each encoder's out-of-fold maps (five views) and their ensemble scored as the three
+    Task 2 submissions; the lesion masks come from the lesion rows' ensemble (its double threshold
+    chosen on its own out-of-fold maps) where ``lesion_groups`` are given; averages over attributes."""
+    from reproductions.transfer_ensemble.configs import ROWS
+
+    by_attribute: dict[str, dict[str, list[Path]]] = {}
+    for row, runs in groups.items():
+        by_attribute.setdefault(ROWS[row].attribute, {})[row] = runs
+    lesion_by_id, lesion_note = None, "no lesion rows: submissions 1 and 3 not scored"
+    if lesion_groups:
+        per_model, _, l_samples, l_targets, l_task = collect_maps(lesion_groups, cache_dir, refresh, progress)
+        mean = np.mean([m["five"] for m in per_model.values()], axis=0)
+        pair = evaluate_maps(l_task, l_samples, l_targets, mean)
+        lesion_by_id = {"ids": [s.id for s in l_samples], "maps": mean, "t_high": pair["t_high"], "t_low": pair["t_low"]}
+        lesion_note = (f"lesion masks: the ensemble of {', '.join(per_model)} (five views), double threshold "
+                       f"({pair['t_high']:g}, {pair['t_low']:g})")
+    result = {"task": "attributes", "attributes": {}, "runs": {}, "lesion": lesion_note}
+    for attribute, rows in sorted(by_attribute.items()):
+        per_model, provenance, samples, targets, task = collect_maps(rows, cache_dir, refresh, progress)
+        result["runs"].update(provenance)
+        lesion = None
+        if lesion_by_id is not None:
+            where = {i: k for k, i in enumerate(lesion_by_id["ids"])}
+            missing = [s.id for s in samples if s.id not in where]
+            if missing:
+                raise ConfigError(f"{attribute}: {len(missing)} images have no lesion map (e.g. {missing[0]}); "
+                                  "the lesion folds must cover the attribute images")
+            picked = lesion_by_id["maps"][[where[s.id] for s in samples]]
+            lesion = lesion_masks(picked, lesion_by_id["t_high"], lesion_by_id["t_low"], targets.shape[1:3])
+        entry = {row: score_attribute(task, samples, targets, m["five"], lesion) for row, m in per_model.items()}
+        if len(per_model) > 1:
+            entry["Ensemble"] = score_attribute(task, samples, targets,
+                                                np.mean([m["five"] for m in per_model.values()], axis=0), lesion)
+        result["attributes"][attribute] = {"images": len(samples), "scores": entry}
+    averages: dict[str, dict] = {}
+    names = {name for a in result["attributes"].values() for name in a["scores"]}
+    for name in sorted(names):
+        for variant in ATTRIBUTE_VARIANTS:
+            cells = [a["scores"][name][variant] for a in result["attributes"].values()
+                     if name in a["scores"] and variant in a["scores"][name]]
+            if len(cells) == len(result["attributes"]) and cells:
+                averages.setdefault(name, {})[variant] = {k: float(np.mean([c[k] for c in cells]))
+                                                          for k in ("jaccard", "dice")}
+    result["average"] = averages
+    return result
+
+
+def attribute_report(result: dict) -> str:
+    """The attribute result as Table III: Jaccard / Dice per attribute and their average, per model
+    and submission variant. Values in %."""
+    attributes = list(result["attributes"])
+    head = ["model", "submission"] + [f"{a} JSC / DSC" for a in attributes] + ["average JSC / DSC"]
+    lines = [f"Out-of-fold predictions (five views), Jaccard and Dice over all pixels per attribute; "
+             f"{result['lesion']}. Values in %.", "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    names = sorted({n for a in result["attributes"].values() for n in a["scores"]}, key=lambda n: (n == "Ensemble", n))
+    for name in names:
+        for variant, label in ATTRIBUTE_VARIANTS.items():
+            cells = []
+            for a in attributes:
+                c = result["attributes"][a]["scores"].get(name, {}).get(variant)
+                cells.append("—" if c is None else f"{100 * c['jaccard']:.2f} / {100 * c['dice']:.2f}")
+            avg = result["average"].get(name, {}).get(variant)
+            if all(c == "—" for c in cells):
+                continue
+            cells.append("—" if avg is None else f"{100 * avg['jaccard']:.2f} / {100 * avg['dice']:.2f}")
+            lines.append(f"| {name} | {label} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
 
 
 def report(result: dict) -> str:
@@ -265,7 +396,12 @@ def main(argv=None) -> dict:
         description="Score each lesion model's out-of-fold maps with and without the paper's five test-time "
                     "views and double threshold, and their ensemble (Table I's protocol); the maps are saved in "
                     "each fold run (oof_maps.npz) and reused.")
-    parser.add_argument("--dataset", default="isic2018", help="the dataset the fold runs trained on (default isic2018)")
+    parser.add_argument("--task", choices=["lesion", "attributes"], default="lesion",
+                        help="lesion rows (Table I) or attribute rows (Table III, the three Task 2 submissions)")
+    parser.add_argument("--dataset", default=None,
+                        help="the dataset the fold runs trained on (default isic2018; attributes: isic2018_task2)")
+    parser.add_argument("--lesion-dataset", default="isic2018",
+                        help="attributes: where the lesion rows' fold runs (the lesion masks) trained (default isic2018)")
     parser.add_argument("--rows", nargs="+", default=None, help="lesion rows to use (default: every one with all folds)")
     parser.add_argument("--runs-root", default=os.environ.get("SLR_RUNS_DIR", str(REPO / "runs")),
                         help="where the run folders are")
@@ -277,14 +413,27 @@ def main(argv=None) -> dict:
     from common.quiet import import_backend
 
     import_backend(verbose=False)
+    args.dataset = args.dataset or ("isic2018" if args.task == "lesion" else "isic2018_task2")
     try:
-        groups, notes = fold_groups(args.runs_root, args.dataset, args.rows)
+        if args.task == "lesion":
+            groups, notes = fold_groups(args.runs_root, args.dataset, args.rows)
+        else:
+            from reproductions.transfer_ensemble.configs import ROWS
+
+            rows = args.rows or [r for r, c in ROWS.items() if c.attribute is not None]
+            groups, notes = fold_groups(args.runs_root, args.dataset, rows)
+            notes = [n for n in notes if "no fold run" not in n]     # 15 rows: name only the partial ones
         for note in notes:
             print(note, file=sys.stderr)
         if not groups:
-            raise ConfigError(f"no lesion row has all its fold runs on {args.dataset} under {args.runs_root}; "
+            raise ConfigError(f"no {args.task} row has all its fold runs on {args.dataset} under {args.runs_root}; "
                               "train them with the commands of `python -m reproductions.transfer_ensemble.plan`")
-        result = run_ensemble(groups, args.cache_dir, args.refresh, progress=not args.json)
+        if args.task == "lesion":
+            result = run_ensemble(groups, args.cache_dir, args.refresh, progress=not args.json)
+        else:
+            lesion_groups, _ = fold_groups(args.runs_root, args.lesion_dataset)
+            result = run_attribute_ensemble(groups, lesion_groups or None, args.cache_dir, args.refresh,
+                                            progress=not args.json)
     except (ConfigError, FileNotFoundError) as exc:
         parser.exit(2, f"error: {exc}\n")
     from common.training.records import atomic_write_json, atomic_write_text, provenance
@@ -296,8 +445,9 @@ def main(argv=None) -> dict:
     result["stamp"] = stamp
     result["runs_root"] = str(Path(args.runs_root).resolve())   # local only: the table's kept copy drops it
     out = Path(args.out) if args.out else Path(args.runs_root) / "transfer_ensemble" / "ensemble" / f"{args.dataset}-{stamp}"
+    result["task"] = args.task
     atomic_write_json(out / "ensemble.json", result)
-    md = report(result)
+    md = report(result) if args.task == "lesion" else attribute_report(result)
     atomic_write_text(out / "ensemble.md", md)
     if args.json:
         print(json.dumps(result, default=float))

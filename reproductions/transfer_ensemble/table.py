@@ -62,17 +62,18 @@ def _provenance_line(result: dict) -> str:
     git = result.get("provenance", {}).get("git", {})
     runs = sum(len(v) for v in result.get("runs", {}).values())
     commit = (git.get("commit") or "")[:10] + ("+patch" if git.get("dirty") else "")
-    return (f"{result['images']} images of {result.get('dataset')}, {runs} fold runs "
+    images = result.get("images") or max((a["images"] for a in result.get("attributes", {}).values()), default=0)
+    return (f"{images} images of {result.get('dataset')}, {runs} fold runs "
             f"({', '.join(f'{m}: {len(v)}' for m, v in result.get('runs', {}).items())}), ensemble step at "
             f"commit {commit or 'unknown'}; the fold runs' own records are listed in variants/other data")
 
 
-def oof_tables(runs_root: str | Path, results_dir: Path) -> str:
+def oof_tables(runs_root: str | Path, results_dir: Path, task: str = "lesion") -> str:
     """Table I as the paper made it, from the newest ``ensemble`` output per dataset: each model's and the
     ensemble's out-of-fold scores, one (T_H, T_L) per model chosen on those maps. The output is kept under
     ``results/transfer_ensemble/records/ensemble-<dataset>-<stamp>/`` so a clone regenerates the table."""
     from common.training.records import atomic_write_json, atomic_write_text, load_json
-    from reproductions.transfer_ensemble.ensemble import report
+    from reproductions.transfer_ensemble.ensemble import attribute_report, report
 
     found = {}
     paths = sorted(Path(runs_root).glob("transfer_ensemble/ensemble/*/ensemble.json"))
@@ -80,30 +81,37 @@ def oof_tables(runs_root: str | Path, results_dir: Path) -> str:
     for path in paths:
         result = load_json(path)
         dataset, stamp = result.get("dataset"), result.get("stamp", "")
-        if dataset == "synthetic" or not stamp:
+        if dataset == "synthetic" or not stamp or result.get("task", "lesion") != task:
             continue
         if dataset not in found or stamp > found[dataset][0]:
             found[dataset] = (stamp, path, result)
-    lines = ["## Table I as the paper made it: out-of-fold maps, views, ensemble, double threshold", "",
-             "From `python -m reproductions.transfer_ensemble.ensemble`: every fold run predicts its held-out "
-             "images; each model's maps (and their mean, the ensemble) are scored with one view or the paper's "
-             "five, at threshold 0.5 or with the double threshold whose (T_H, T_L) the grid search chose on the "
-             "same out-of-fold maps (as the paper chose Table I's).", ""]
+    if task == "lesion":
+        lines = ["## Table I as the paper made it: out-of-fold maps, views, ensemble, double threshold", "",
+                 "From `python -m reproductions.transfer_ensemble.ensemble`: every fold run predicts its held-out "
+                 "images; each model's maps (and their mean, the ensemble) are scored with one view or the paper's "
+                 "five, at threshold 0.5 or with the double threshold whose (T_H, T_L) the grid search chose on the "
+                 "same out-of-fold maps (as the paper chose Table I's).", ""]
+    else:
+        lines = ["## Table III as the paper made it: out-of-fold attribute maps, ensemble, the three submissions", "",
+                 "From `python -m reproductions.transfer_ensemble.ensemble --task attributes`: per attribute, each "
+                 "encoder's out-of-fold maps (five views) and their mean, with (T_H, T_L) chosen per attribute on "
+                 "those maps, scored without and with the lesion restriction and with T_H lowered by 0.05.", ""]
     if not found:
         lines.append("No ensemble output yet: not run.")
     for dataset, (stamp, path, result) in sorted(found.items()):
-        name = f"ensemble-{dataset}-{stamp}"
+        name = f"ensemble-{dataset}-{stamp}" if task == "lesion" else f"ensemble-attributes-{dataset}-{stamp}"
         kept = results_dir / "records" / name
         if path.parent != kept:
             result = {k: v for k, v in result.items() if k != "runs_root"}   # no machine paths in results/
             atomic_write_json(kept / "ensemble.json", result)
-            atomic_write_text(kept / "ensemble.md", report(result))
-        where = ("ISIC 2018 Task 1 training images (the paper's Table I data)" if dataset == "isic2018"
+            atomic_write_text(kept / "ensemble.md", report(result) if task == "lesion" else attribute_report(result))
+        paper_data = "isic2018" if task == "lesion" else "isic2018_task2"
+        where = ("the ISIC 2018 training images (the paper's data)" if dataset == paper_data
                  else f"{dataset}: other data than the paper's, not comparable with its numbers")
         lines += [f"### {where}", "", _provenance_line(result) + f"; kept in `records/{name}/`.", "",
-                  report(result)]
+                  report(result) if task == "lesion" else attribute_report(result)]
     md = "\n".join(lines) + "\n"
-    atomic_write_text(results_dir / "table_1_oof.md", md)
+    atomic_write_text(results_dir / ("table_1_oof.md" if task == "lesion" else "table_3_oof.md"), md)
     return md
 
 
@@ -122,12 +130,12 @@ def main(argv=None) -> int:
     results_dir = Path(args.results_dir)
     written = write_paper_tables("transfer_ensemble", ROWS, TABLES, PAPER, SPECS, args.runs_root,
                                  results_dir, preface=PREFACE, derived=DERIVED)
-    md = oof_tables(args.runs_root, results_dir)
+    md = oof_tables(args.runs_root, results_dir) + "\n" + oof_tables(args.runs_root, results_dir, "attributes")
     readme = results_dir / "README.md"
     from common.training.records import atomic_write_text
 
     atomic_write_text(readme, readme.read_text() + "\n" + md)
-    written.append(results_dir / "table_1_oof.md")
+    written += [results_dir / "table_1_oof.md", results_dir / "table_3_oof.md"]
     print("wrote " + ", ".join(str(p) for p in written))
     return 0
 

@@ -240,3 +240,50 @@ def test_table_reports_the_newest_ensemble_output_and_keeps_it_without_machine_p
     kept = json.loads((results / "records" / "ensemble-ph2-20260102-000000" / "ensemble.json").read_text())
     assert "runs_root" not in kept and kept["stamp"] == "20260102-000000"
     assert "Table I as the paper made it" in (results / "README.md").read_text()
+
+
+def test_attribute_submissions_restrict_to_the_lesion_and_lower_t_high():
+    from reproductions.transfer_ensemble.ensemble import attribute_report, lesion_masks, score_attribute
+
+    task = PaperAttributeTask().bind(ROWS["DenseNet169 (globules)"])
+    n = 4
+    truth = np.zeros((n, 16, 16, 1), np.uint8)
+    truth[:, 4:8, 4:8] = 1                                   # the attribute, inside the lesion
+    maps = np.full((n, 16, 16), 0.05, np.float32)
+    maps[:, 4:8, 4:8] = 0.85
+    maps[:, 12:15, 12:15] = 0.9                              # a false detection outside the lesion
+    lesion_prob = np.zeros((n, 8, 8), np.float32)            # lesion maps at half the size
+    lesion_prob[:, 1:5, 1:5] = 0.97
+    lesion = lesion_masks(lesion_prob, 0.9, 0.5, (16, 16))
+    assert lesion.shape == (n, 16, 16) and lesion[0, 5, 5] == 1 and lesion[0, 13, 13] == 0
+    samples = [type("S", (), {"id": f"s{i}", "attributes": ()})() for i in range(n)]
+    out = score_attribute(task, samples, truth, maps, lesion)
+    assert out["restricted"]["jaccard"] == pytest.approx(1.0)          # the restriction removes the false one
+    assert out["plain"]["jaccard"] < 1.0
+    assert out["lowered"]["t_high"] == pytest.approx(out["restricted"]["t_high"] - 0.05)
+    assert set(score_attribute(task, samples, truth, maps, None)) == {"plain"}
+    result = {"attributes": {"globules": {"images": n, "scores": {"DenseNet169 (globules)": out}}},
+              "average": {"DenseNet169 (globules)": {v: {"jaccard": out[v]["jaccard"], "dice": out[v]["dice"]}
+                                                    for v in out}}, "lesion": "test"}
+    md = attribute_report(result)
+    assert "| DenseNet169 (globules) | submission 1: maps multiplied by the lesion mask | 100.00 / 100.00 |" in md
+
+
+@pytest.mark.slow
+def test_attribute_ensemble_command_end_to_end(tmp_path):
+    """Two folds of a DenseNet169 attribute row and of a lesion row on the synthetic data, then the
+    attribute ensemble with the lesion restriction (slow: DenseNet169 at full depth)."""
+    from reproductions.transfer_ensemble import ensemble, train
+
+    root = tmp_path / "runs"
+    common = ["--encoder-weights", "none", "--image-size", "32", "--synthetic-size", "16", "--batch-size", "4",
+              "--seed", "3", "--quiet", "--set", "pyramid_width=4", "--set", "head_width=4",
+              "--set", "aggregation_width=4", "--set", "decoder_widths=4,4", "--set", "augment=none",
+              "--epochs", "1", "--split", "kfold:2,0.25", "--fold", "all", "--runs-root", str(root)]
+    train.main(["--row", "DenseNet169 (pigment_network)", *common])
+    train.main(["--row", "DenseNet169", *common])
+    result = ensemble.main(["--task", "attributes", "--dataset", "synthetic", "--lesion-dataset", "synthetic",
+                            "--runs-root", str(root), "--out", str(tmp_path / "out"), "--json"])
+    scores = result["attributes"]["pigment_network"]["scores"]["DenseNet169 (pigment_network)"]
+    assert set(scores) == {"plain", "restricted", "lowered"}
+    assert "DenseNet169" in result["lesion"]
