@@ -57,6 +57,8 @@ def fold_groups(runs_root: str | Path, dataset: str, rows=None) -> tuple[dict[st
         rec = load_json(run / "config.json")
         if rec.get("row") not in wanted or rec.get("dataset") != dataset or rec.get("fold") is None:
             continue
+        if (rec.get("config") or {}).get("attribute") != ROWS[rec["row"]].attribute:
+            continue        # a row run for another task (--set attribute=...): not this row's experiment
         key = (rec["row"], json.dumps(rec.get("config"), sort_keys=True), rec.get("split_spec"), rec.get("seed"),
                rec.get("encoder_weights"), rec.get("limit"))
         groups.setdefault(key, {})[int(rec["fold"])] = run   # find_runs is sorted: the newest fold run wins

@@ -157,6 +157,20 @@ def test_ensemble_command_scores_out_of_fold_maps_and_reuses_them(tmp_path):
     again = ensemble.main(["--runs-root", str(root), "--dataset", "synthetic", "--out", str(tmp_path / "out2"), "--json"])
     assert maps[0].stat().st_mtime_ns == stamp and again["models"] == result["models"]
     assert (tmp_path / "out" / "ensemble.md").exists()
+    # Task 1 submission masks for a folder of images, at each image's own size
+    from PIL import Image
+
+    from common.data import synthetic
+    from reproductions.transfer_ensemble import submit
+
+    folder = tmp_path / "images"
+    folder.mkdir()
+    for k, size in enumerate(((40, 56), (33, 47))):
+        Image.fromarray(synthetic.generate_sample(100 + k, size)[0]).save(folder / f"ISIC_00000{k}0.png")
+    written = submit.main([str(folder), "--lesion", str(tmp_path / "out" / "ensemble.json"), "--out",
+                           str(tmp_path / "sub")])
+    assert list(written) == ["task1"] and len(written["task1"]) == 2
+    assert Image.open(tmp_path / "sub" / "task1" / "ISIC_0000010_segmentation.png").size == (47, 33)
     # the notebook's figures of it: the threshold grid and the out-of-fold maps (Fig. 2)
     import matplotlib
 
@@ -287,3 +301,18 @@ def test_attribute_ensemble_command_end_to_end(tmp_path):
     scores = result["attributes"]["pigment_network"]["scores"]["DenseNet169 (pigment_network)"]
     assert set(scores) == {"plain", "restricted", "lowered"}
     assert "DenseNet169" in result["lesion"]
+    lesion = ensemble.main(["--dataset", "synthetic", "--runs-root", str(root), "--out", str(tmp_path / "lesion"),
+                            "--json"])
+    assert list(lesion["models"]) == ["DenseNet169"]
+    from PIL import Image
+
+    from common.data import synthetic
+    from reproductions.transfer_ensemble import submit
+
+    folder = tmp_path / "images"
+    folder.mkdir()
+    Image.fromarray(synthetic.generate_sample(200, (40, 56))[0]).save(folder / "ISIC_0000200.png")
+    written = submit.main([str(folder), "--lesion", str(tmp_path / "lesion" / "ensemble.json"), "--attributes",
+                           str(tmp_path / "out" / "ensemble.json"), "--out", str(tmp_path / "sub")])
+    assert set(written) == {"task1", "submission1", "submission2", "submission3"}
+    assert (tmp_path / "sub" / "submission3" / "ISIC_0000200_attribute_pigment_network.png").exists()
