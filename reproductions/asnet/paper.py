@@ -25,6 +25,7 @@ import keras
 
 from common.cli import ConfigError
 from common.training.experiment import Paper, TrainingParts, build_or_explain
+from common.training.optimizers import CoupledL2
 from reproductions.asnet.configs import ROWS
 
 __all__ = ["PAPER", "PolyDecay", "CoupledSGD", "build_training", "build_predictor", "make_optimizer",
@@ -64,9 +65,10 @@ class PolyDecay(keras.optimizers.schedules.LearningRateSchedule):
 
 
 @keras.saving.register_keras_serializable(package="asnet")
-class CoupledSGD(keras.optimizers.SGD):
+class CoupledSGD(CoupledL2, keras.optimizers.SGD):
     """SGD whose weight decay is an L2 term on the gradient, ``g + l2 * w``, before the momentum,
-    as PyTorch's ``torch.optim.SGD(weight_decay=...)`` applies it to every parameter.
+    as PyTorch's ``torch.optim.SGD(weight_decay=...)`` applies it to every parameter
+    (:class:`common.training.optimizers.CoupledL2`).
 
     Keras's own ``SGD(weight_decay=wd)`` decays decoupled, ``w -= lr * wd * w`` outside the momentum,
     which at momentum 0.9 is about ten times weaker than PyTorch's at the same ``wd``.
@@ -75,25 +77,6 @@ class CoupledSGD(keras.optimizers.SGD):
         l2: the coupled weight decay (1e-4 in the paper).
         **kwargs: `keras.optimizers.SGD` arguments (``weight_decay`` must stay None).
     """
-
-    def __init__(self, l2: float = 0.0, **kwargs):
-        if kwargs.get("weight_decay"):
-            raise ValueError("CoupledSGD applies l2 itself; leave weight_decay None")
-        super().__init__(**kwargs)
-        self.l2 = float(l2)
-
-    def update_step(self, gradient, variable, learning_rate):
-        if self.l2:
-            from keras import ops
-
-            gradient = ops.add(ops.cast(gradient, variable.dtype),
-                               ops.multiply(ops.cast(self.l2, variable.dtype), variable))
-        return super().update_step(gradient, variable, learning_rate)
-
-    def get_config(self):
-        config = super().get_config()
-        config["l2"] = self.l2
-        return config
 
 
 def make_optimizer(cfg, steps_per_epoch: int) -> keras.optimizers.Optimizer:

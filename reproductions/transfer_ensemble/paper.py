@@ -21,6 +21,7 @@ import numpy as np
 
 from common.cli import ConfigError
 from common.training.experiment import Paper, TrainingParts, build_or_explain
+from common.training.optimizers import CoupledL2
 from common.training.tasks import AttributeTask, Monitor, SegmentationTask
 from reproductions.transfer_ensemble import tta  # noqa: F401 - registers --tta five
 from reproductions.transfer_ensemble.configs import LESION_ROWS, ROWS
@@ -71,33 +72,15 @@ def task(cfg):
 
 
 @keras.saving.register_keras_serializable(package="transfer_ensemble")
-class CoupledAdam(keras.optimizers.Adam):
+class CoupledAdam(CoupledL2, keras.optimizers.Adam):
     """Adam whose weight decay is an L2 term on every gradient, ``g + l2 * w``, before the moments
-    (``decay_mode="coupled"``: the penalty a ``kernel_regularizer`` on all layers would add).
+    (``decay_mode="coupled"``: the penalty a ``kernel_regularizer`` on all layers would add;
+    :class:`common.training.optimizers.CoupledL2`).
 
     Args:
         l2: the coupled weight decay.
         **kwargs: `keras.optimizers.Adam` arguments (``weight_decay`` must stay None).
     """
-
-    def __init__(self, l2: float = 0.0, **kwargs):
-        if kwargs.get("weight_decay"):
-            raise ValueError("CoupledAdam applies l2 itself; leave weight_decay None")
-        super().__init__(**kwargs)
-        self.l2 = float(l2)
-
-    def update_step(self, gradient, variable, learning_rate):
-        if self.l2:
-            from keras import ops
-
-            gradient = ops.add(ops.cast(gradient, variable.dtype),
-                               ops.multiply(ops.cast(self.l2, variable.dtype), variable))
-        return super().update_step(gradient, variable, learning_rate)
-
-    def get_config(self):
-        config = super().get_config()
-        config["l2"] = self.l2
-        return config
 
 
 def make_optimizer(cfg) -> keras.optimizers.Optimizer:
