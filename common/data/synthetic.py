@@ -28,18 +28,18 @@ _NETWORK_VISIBLE = 0.1                                                 # net_str
 #: the 2594 ISIC 2018 images (``ATTRIBUTE_PREVALENCE``), from a random stream of its own, so the
 #: images of the lesion task (``attributes=False``) are unchanged.
 ATTRIBUTE_SOURCES = {
-    "globules": "dark round dots of a few pixels, clustered inside the lesion",
-    "milia_like_cyst": "small bright whitish round cysts inside the lesion",
-    "negative_network": "a network of light lines around darker holes inside the lesion",
-    "pigment_network": "the reticular network pattern inside the lesion, where it is visible",
-    "streaks": "dark radial lines at the lesion's border",
+    "globules": "dark round dots of a few pixels, clustered inside the lesion (mask: around each dot)",
+    "milia_like_cyst": "small bright whitish round cysts inside the lesion (mask: around each cyst)",
+    "negative_network": "a network of light lines around darker holes inside the lesion (mask: its area)",
+    "pigment_network": "the reticular network pattern inside the lesion, where it is visible (mask: its area)",
+    "streaks": "dark radial lines at the lesion's border (mask: a band around each)",
 }
 #: share of images drawn with each attribute (ISIC 2018 Task 2: pigment network in most images, streaks
 #: in few: 1522, 602, 682, 189 and 100 of 2594 images)
 ATTRIBUTE_PREVALENCE = {"globules": 0.23, "milia_like_cyst": 0.26, "negative_network": 0.07,
                         "pigment_network": 0.59, "streaks": 0.04}
 _MILIA = np.array([0.93, 0.90, 0.82], np.float32)
-ATTRIBUTES_VERSION = 2  # 2: structures like the ISIC attributes (1: stand-ins: spots, veil, network, hairs)
+ATTRIBUTES_VERSION = 3  # 3: structures like the ISIC attributes, masks of the regions they cover (1: stand-ins)
 
 
 def class_names(n_classes: int = 3) -> list[str]:
@@ -188,7 +188,7 @@ def render(p: dict, image_size: tuple[int, int] = (128, 128), attributes: bool =
             strength = 0.16 if p["attr_draw"]["pigment_network"] else 0.0
         shade = alpha * (1 - strength * (net > 0.55))
         if attr is not None and strength >= _NETWORK_VISIBLE:
-            attr[r0:r1, c0:c1, 3] = (d < 1.0) & (net > 0.55)              # pigment network
+            attr[r0:r1, c0:c1, 3] = d < 0.9            # pigment network: the region it covers (as ISIC's masks)
         weights = [alpha * 0 + (1 - alpha), shade * (1 - depth), shade * depth]
         colours = [None, _LIGHT, _DARK]
         if p["veil"]:
@@ -251,35 +251,40 @@ def _draw_attributes(draw: dict, box: np.ndarray, attr: np.ndarray, dx: np.ndarr
     """
     inside = d < 0.92
     radius = float(np.sqrt(np.max(np.where(inside, dx ** 2 + dy ** 2, 0)))) or 1e-3
+    # The masks mark the regions the structures cover, as ISIC 2018's (superpixel) masks do, not
+    # single pixels: a mask of one-pixel lines or dots would vanish when resized.
     if draw["globules"]:                                   # dark dots
-        dots = np.zeros(d.shape, bool)
+        dots, region = np.zeros(d.shape, bool), np.zeros(d.shape, bool)
         for gx, gy in draw["globule_xy"]:
-            dots |= np.hypot(dx - gx * radius, dy - gy * radius) < draw["globule_size"]
-        dots &= inside
-        box[dots] = box[dots] * 0.35
-        attr[..., 0] |= dots
+            dist = np.hypot(dx - gx * radius, dy - gy * radius)
+            dots |= dist < draw["globule_size"]
+            region |= dist < 2.5 * draw["globule_size"]
+        box[dots & inside] = box[dots & inside] * 0.35
+        attr[..., 0] |= region & inside
     if draw["milia_like_cyst"]:                            # bright cysts
-        cysts = np.zeros(d.shape, bool)
+        cysts, region = np.zeros(d.shape, bool), np.zeros(d.shape, bool)
         for mx, my in draw["milia_xy"]:
-            cysts |= np.hypot(dx - mx * radius, dy - my * radius) < 0.012
-        cysts &= inside
-        box[cysts] = _MILIA
-        attr[..., 1] |= cysts
+            dist = np.hypot(dx - mx * radius, dy - my * radius)
+            cysts |= dist < 0.012
+            region |= dist < 0.025
+        box[cysts & inside] = _MILIA
+        attr[..., 1] |= region & inside
     if draw["negative_network"]:                           # light lines around darker holes
         f = draw["negative_freq"]
         lines = (np.abs(np.sin(2 * np.pi * f * dx)) < 0.25) | (np.abs(np.sin(2 * np.pi * f * dy)) < 0.25)
         lines &= d < 0.8
         box[lines] = box[lines] * 0.4 + 0.6 * np.array([0.80, 0.66, 0.58], np.float32)
-        attr[..., 2] |= lines
+        attr[..., 2] |= d < 0.8
     if draw["streaks"]:                                    # radial lines at the border
         theta = np.arctan2(dy, dx)
         rim = (d > 0.7) & (d < 1.03)
-        streak = np.zeros(d.shape, bool)
+        streak, region = np.zeros(d.shape, bool), np.zeros(d.shape, bool)
         for a in draw["streak_angles"]:
-            gap = np.angle(np.exp(1j * (theta - a)))
-            streak |= rim & (np.abs(gap) * np.hypot(dx, dy) < max(0.006, 1.0 / s))
+            across = np.abs(np.angle(np.exp(1j * (theta - a)))) * np.hypot(dx, dy)
+            streak |= rim & (across < max(0.006, 1.0 / s))
+            region |= rim & (across < max(0.02, 2.0 / s))
         box[streak] = box[streak] * 0.3
-        attr[..., 4] |= streak
+        attr[..., 4] |= region
 
 
 def generate_sample(index: int, image_size: tuple[int, int] = (128, 128), seed: int = 0,

@@ -319,3 +319,50 @@ def test_attribute_ensemble_command_end_to_end(tmp_path):
                            str(tmp_path / "out" / "ensemble.json"), "--out", str(tmp_path / "sub")])
     assert set(written) == {"task1", "submission1", "submission2", "submission3"}
     assert (tmp_path / "sub" / "submission3" / "ISIC_0000200_attribute_pigment_network.png").exists()
+
+
+def _task2_layout(root, n=16, size=(72, 96)):
+    """An ISIC 2018 Task 1/2 layout from synthetic images and their attribute masks, in the official
+    file names (JPEG images, 0/255 PNG masks)."""
+    from PIL import Image
+
+    from common.data import ATTRIBUTES, synthetic
+
+    images = root / "ISIC2018_Task1-2_Training_Input"
+    lesion = root / "ISIC2018_Task1_Training_GroundTruth"
+    attrs = root / "ISIC2018_Task2_Training_GroundTruth_v3"
+    for folder in (images, lesion, attrs):
+        folder.mkdir(parents=True)
+    for k in range(n):
+        name = f"ISIC_{k:07d}"
+        image, mask, _ = synthetic.generate_sample(k, size)
+        _, attributes, _ = synthetic.generate_sample(k, size, attributes=True)
+        Image.fromarray(image).save(images / f"{name}.jpg", quality=95)
+        Image.fromarray(mask[..., 0] * 255).save(lesion / f"{name}_segmentation.png")
+        for j, a in enumerate(ATTRIBUTES):
+            Image.fromarray(attributes[..., j] * 255).save(attrs / f"{name}_attribute_{a}.png")
+    return root
+
+
+def test_an_attribute_row_reads_the_task_2_layout_and_is_scored_on_its_png_masks(tmp_path):
+    import json
+
+    from reproductions.transfer_ensemble import evaluate, predict, train
+
+    data = _task2_layout(tmp_path / "isic2018")
+    runs = train.main(["--row", "DenseNet169 (pigment_network)", "--data-dir", str(data), "--dataset", "isic2018_task2",
+                       "--encoder-weights", "none", "--image-size", "32", "--batch-size", "4", "--epochs", "1",
+                       "--seed", "3", "--quiet", "--set", "pyramid_width=4", "--set", "head_width=4",
+                       "--set", "aggregation_width=4", "--set", "decoder_widths=4,4", "--set", "augment=none",
+                       "--set", "model=xception", "--runs-root", str(tmp_path / "runs")])
+    record = json.loads((runs[0] / "metrics.json").read_text())
+    assert record["dataset"] == "isic2018_task2" and record["task"] == "attributes"
+    scored = evaluate.main(["--run-dir", str(runs[0]), "--json"])
+    assert scored["per_attribute"]["pigment_network"] == pytest.approx(record["scores"]["test"], abs=1e-9)
+    out = tmp_path / "pred"
+    predict.main(["--run-dir", str(runs[0]), str(data / "ISIC2018_Task1-2_Training_Input" / "ISIC_0000003.jpg"),
+                  "--out", str(out)])
+    from PIL import Image
+
+    written = Image.open(out / "ISIC_0000003_attribute_pigment_network.png")
+    assert written.size == (96, 72) and set(np.unique(np.asarray(written))) <= {0, 255}
