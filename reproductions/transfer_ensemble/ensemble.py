@@ -125,7 +125,9 @@ def oof_maps(run_dir: Path, cache_dir=None, refresh: bool = False) -> dict:
     if not ids:
         raise ConfigError(f"{run_dir}: its split has no held-out (test) part")
     path = run_dir / OOF_FILE
-    if path.exists() and not refresh:
+    weights = run_dir / "checkpoints" / "best.weights.h5"
+    stale = weights.exists() and path.exists() and path.stat().st_mtime < weights.stat().st_mtime
+    if path.exists() and not refresh and not stale:        # a resumed run's newer checkpoint predicts again
         with np.load(path) as data:
             if list(data["ids"]) == ids:
                 return {"ids": ids, "identity": data["identity"].astype(np.float32),
