@@ -64,7 +64,12 @@ def main(argv=None) -> int:
             parser.error(str(exc.args[0]))
         runs = _runs_by_row(paper, Path(args.runs_root), Path(args.results))
         print(f"{paper.name}: {paper.title}")
-        print(f"  python -m reproductions.{paper.name}.train|evaluate|predict|table|profile --help")
+        import importlib.util
+
+        extra = [c for c in ("plan", "ensemble", "submit")
+                 if importlib.util.find_spec(f"reproductions.{paper.name}.{c}") is not None]
+        commands = "|".join(["train", "evaluate", "predict", "table", "profile", *extra])
+        print(f"  python -m reproductions.{paper.name}.{commands} --help")
         width = max(len(r) for r in paper.rows) + 2
         for row, cfg in paper.rows.items():
             h, w = image_hw(cfg)
