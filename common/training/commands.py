@@ -338,6 +338,10 @@ def _fit_and_score(paper, args, row, cfg, weights, fold, run_dir, record, resume
         x_train, y_train = x_train[keep], y_train[keep]
         print(f"training on {len(keep)} of {len(data.split['train'])} training images "
               f"(the row keeps a share of those without the attribute)", file=sys.stderr)
+        subset = [data.split["train"][int(i)] for i in keep]   # which ones: recorded with the run
+        if record.get("training_subset") != subset:
+            record["training_subset"] = subset
+            records.atomic_write_json(run_dir / "config.json", record)
     if paper.offline_expand is not None and getattr(cfg, "augmentation", "") == "offline":
         x_train, y_train = paper.offline_expand(cfg, x_train, y_train, args.seed)
     augment = paper.augment(cfg) if paper.augment is not None else None

@@ -225,6 +225,9 @@ def test_an_attribute_run_trains_on_matched_negatives_and_draws_fig_3(tmp_path, 
 
     metrics = json.loads((runs[0] / "metrics.json").read_text())
     assert metrics["task"] == "attributes" and set(metrics["scores"]["test"]) == {"jaccard", "dice"}
+    subset = json.loads((runs[0] / "config.json").read_text())["training_subset"]
+    train_ids = json.loads((runs[0] / "split.json").read_text())["train"]
+    assert len(subset) == kept and set(subset) <= set(train_ids)     # the draw is recorded with the run
     fig = viz.show_attribute_predictions(PAPER, runs[0], n=2)
     assert "globules" in fig._suptitle.get_text()
 
