@@ -375,6 +375,56 @@ def attribute_report(result: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+# -- Table II: other images scored with the cross-validation thresholds -----------------------------
+
+def score_other_images(groups: dict[str, list[Path]], result: dict, data_dir: str, dataset: str = "auto",
+                       cache_dir=None, progress: bool = True) -> dict:
+    """Table II's protocol: every image with a lesion mask under ``data_dir`` (the 100 ISIC 2018
+    validation images), predicted by every fold run of each model with the five views (25 maps per
+    model), the models averaged for the ensemble, and each scored with the (T_H, T_L) that ``result``
+    chose on the out-of-fold maps (never tuned on these images)."""
+    from common.data import load_arrays, load_index
+    from common.training.experiment import image_hw
+    from common.training.tasks import PostProcess
+
+    from reproductions.transfer_ensemble.submit import _predictor
+    from reproductions.transfer_ensemble.tta import FIVE_VIEWS
+
+    index = load_index(dataset, data_dir)
+    samples = [s for s in index.samples if s.mask]
+    if not samples:
+        raise ConfigError(f"{data_dir}: no images with lesion masks to score")
+    out = {"dataset": index.name, "images": len(samples), "models": {}}
+    means = []
+    for row, runs in groups.items():
+        first, predict = _predictor(list(runs), FIVE_VIEWS)
+        images, masks = load_arrays(index, samples, image_hw(first.cfg), cache_dir=cache_dir, progress=progress)
+        maps = predict(images, batch_size=8, progress=progress)
+        means.append(maps)
+        pair = result["models"][row]["five"]
+        post = PostProcess(kind="double", largest=True, t_high=pair["t_high"], t_low=pair["t_low"])
+        targets = first.task.targets(masks, samples)
+        out["models"][row] = {**_score(first.task, samples, maps, targets, post),
+                              "t_high": pair["t_high"], "t_low": pair["t_low"]}
+    if len(means) > 1:
+        pair = result["ensemble"]["five"]
+        post = PostProcess(kind="double", largest=True, t_high=pair["t_high"], t_low=pair["t_low"])
+        out["ensemble"] = {**_score(first.task, samples, np.mean(means, axis=0), targets, post),
+                           "t_high": pair["t_high"], "t_low": pair["t_low"]}
+    return out
+
+
+def other_images_report(scored: dict) -> str:
+    lines = [f"{scored['images']} images of {scored['dataset']}, each model's five fold runs with the five views "
+             "(25 maps per model), thresholds chosen on cross-validation. Values in %.", "",
+             "| model | JSC_th | JSC | DSC | (T_H, T_L) |", "|---|---|---|---|---|"]
+    entries = list(scored["models"].items()) + ([("Ensemble", scored["ensemble"])] if "ensemble" in scored else [])
+    for name, s in entries:
+        lines.append(f"| {name} | {100 * s['thresholded_jaccard']:.2f} | {100 * s['jaccard']:.2f} | "
+                     f"{100 * s['dice']:.2f} | ({s['t_high']:g}, {s['t_low']:g}) |")
+    return "\n".join(lines) + "\n"
+
+
 def report(result: dict) -> str:
     """The result as a Markdown table: thresholded Jaccard (and Jaccard) per step."""
     lines = [f"Out-of-fold predictions of {result['images']} images. Threshold 0.5, or the double threshold "
@@ -410,6 +460,11 @@ def main(argv=None) -> dict:
     parser.add_argument("--runs-root", default=os.environ.get("SLR_RUNS_DIR", str(REPO / "runs")),
                         help="where the run folders are")
     parser.add_argument("--out", default=None, help="output folder (default runs/transfer_ensemble/ensemble/<dataset>-<stamp>)")
+    parser.add_argument("--score-dir", default=None, metavar="DATA_DIR",
+                        help="lesions: also score the images with masks under this folder (Table II: the ISIC 2018 "
+                             "validation images) with the thresholds chosen on cross-validation")
+    parser.add_argument("--score-dataset", default="auto",
+                        help="the dataset name under --score-dir when several are found there (e.g. isic2018)")
     parser.add_argument("--refresh", action="store_true", help="predict again even where oof_maps.npz exists")
     parser.add_argument("--cache-dir", default=None, help="decoded-array cache folder")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
@@ -434,12 +489,21 @@ def main(argv=None) -> dict:
                               "train them with the commands of `python -m reproductions.transfer_ensemble.plan`")
         if args.task == "lesion":
             result = run_ensemble(groups, args.cache_dir, args.refresh, progress=not args.json)
+            if args.score_dir:
+                result["other_images"] = score_other_images(groups, result, args.score_dir, args.score_dataset,
+                                                            cache_dir=args.cache_dir, progress=not args.json)
         else:
+            if args.score_dir:
+                raise ConfigError("--score-dir scores lesion masks: use it with --task lesion")
             lesion_groups, _ = fold_groups(args.runs_root, args.lesion_dataset)
             result = run_attribute_ensemble(groups, lesion_groups or None, args.cache_dir, args.refresh,
                                             progress=not args.json)
     except (ConfigError, FileNotFoundError) as exc:
         parser.exit(2, f"error: {exc}\n")
+    except Exception as exc:  # noqa: BLE001 - a data folder that cannot be read: its own message
+        if type(exc).__name__ != "DataError":
+            raise
+        parser.exit(1, f"error: {exc}\n")
     from common.training.records import atomic_write_json, atomic_write_text, provenance
 
     result["dataset"] = args.dataset
@@ -452,6 +516,8 @@ def main(argv=None) -> dict:
     result["task"] = args.task
     atomic_write_json(out / "ensemble.json", result)
     md = report(result) if args.task == "lesion" else attribute_report(result)
+    if "other_images" in result:
+        md += "\n" + other_images_report(result["other_images"])
     atomic_write_text(out / "ensemble.md", md)
     if args.json:
         print(json.dumps(result, default=float))

@@ -6,7 +6,8 @@
   out-of-fold maps; ``python -m reproductions.transfer_ensemble.ensemble`` does that (and the
   ensemble rows) from the fold runs' saved maps.
 * Table II: the 100 ISIC 2018 validation images, scored with the thresholds chosen on
-  cross-validation (the ensemble command with ``--score-dir``).
+  cross-validation (the ensemble command with ``--score-dir``), shown under Table I's ensemble
+  output; the Table II rows of the fold-run table stay "not run".
 * Table III: ISIC 2018 Task 2, one row per encoder and attribute, Jaccard and Dice over all pixels of
   the held-out folds (the challenge's Task 2 scoring).
 
@@ -73,7 +74,7 @@ def oof_tables(runs_root: str | Path, results_dir: Path, task: str = "lesion") -
     ensemble's out-of-fold scores, one (T_H, T_L) per model chosen on those maps. The output is kept under
     ``results/transfer_ensemble/records/ensemble-<dataset>-<stamp>/`` so a clone regenerates the table."""
     from common.training.records import atomic_write_json, atomic_write_text, load_json
-    from reproductions.transfer_ensemble.ensemble import attribute_report, report
+    from reproductions.transfer_ensemble.ensemble import attribute_report, other_images_report, report
 
     found = {}
     paths = sorted(Path(runs_root).glob("transfer_ensemble/ensemble/*/ensemble.json"))
@@ -104,12 +105,16 @@ def oof_tables(runs_root: str | Path, results_dir: Path, task: str = "lesion") -
         if path.parent != kept:
             result = {k: v for k, v in result.items() if k != "runs_root"}   # no machine paths in results/
             atomic_write_json(kept / "ensemble.json", result)
-            atomic_write_text(kept / "ensemble.md", report(result) if task == "lesion" else attribute_report(result))
+            atomic_write_text(kept / "ensemble.md", (report(result) if task == "lesion" else attribute_report(result))
+                              + ("\n" + other_images_report(result["other_images"]) if "other_images" in result else ""))
         paper_data = "isic2018" if task == "lesion" else "isic2018_task2"
         where = ("the ISIC 2018 training images (the paper's data)" if dataset == paper_data
                  else f"{dataset}: other data than the paper's, not comparable with its numbers")
         lines += [f"### {where}", "", _provenance_line(result) + f"; kept in `records/{name}/`.", "",
                   report(result) if task == "lesion" else attribute_report(result)]
+        if "other_images" in result:
+            lines += ["#### Table II's protocol: other images scored with these thresholds", "",
+                      other_images_report(result["other_images"])]
     md = "\n".join(lines) + "\n"
     atomic_write_text(results_dir / ("table_1_oof.md" if task == "lesion" else "table_3_oof.md"), md)
     return md

@@ -154,8 +154,14 @@ def test_ensemble_command_scores_out_of_fold_maps_and_reuses_them(tmp_path):
     with np.load(maps[0]) as data:
         assert data["five"].dtype == np.float16 and data["identity"].shape == data["five"].shape
     stamp = maps[0].stat().st_mtime_ns
-    again = ensemble.main(["--runs-root", str(root), "--dataset", "synthetic", "--out", str(tmp_path / "out2"), "--json"])
+    validation = _task2_layout(tmp_path / "validation", n=6, size=(40, 56))     # Table II: other images
+    again = ensemble.main(["--runs-root", str(root), "--dataset", "synthetic", "--out", str(tmp_path / "out2"), "--json",
+                           "--score-dir", str(validation), "--score-dataset", "isic2018"])
     assert maps[0].stat().st_mtime_ns == stamp and again["models"] == result["models"]
+    other = again["other_images"]
+    assert other["images"] == 6 and other["models"]["Xception"]["t_high"] == scores["t_high"]
+    assert "Table II" not in (tmp_path / "out2" / "ensemble.md").read_text()        # the report, not a table claim
+    assert "thresholds chosen on cross-validation" in (tmp_path / "out2" / "ensemble.md").read_text()
     assert (tmp_path / "out" / "ensemble.md").exists()
     # Task 1 submission masks for a folder of images, at each image's own size
     from PIL import Image
