@@ -113,24 +113,35 @@ def contour_overlay(image: np.ndarray, truth: np.ndarray, pred: np.ndarray, ax=N
     return ax
 
 
+def _run_split(run, split: str, fallbacks: Sequence[str], n: int | None = None):
+    """A loaded run's images of ``split`` (else the first of ``fallbacks`` it has), decoded at the run's
+    size through the cache: ``(split, samples, images, masks)``."""
+    from common.data import load_arrays, load_index
+    from common.data.splits import load_split
+    from common.training.experiment import image_hw
+
+    record = run.record
+    ids = load_split(Path(run.run_dir) / "split.json")
+    split = split if split in ids else next(s for s in (*fallbacks, "train") if s in ids)
+    index = load_index(record["dataset"], record.get("data_dir"), synthetic_size=record.get("synthetic_size") or 200,
+                       seed=record.get("seed", 0), **run.task.index_options())
+    by_id = {s.id: s for s in index.samples}
+    samples = [by_id[i] for i in ids[split][:n]]
+    images, masks = load_arrays(index, samples, image_hw(run.cfg), progress=False)
+    return split, samples, images, masks
+
+
 def show_predictions(paper, run_dir: str | os.PathLike, n: int = 4, split: str = "val"):
     """Predict ``n`` images of the run's ``split`` and draw them with both contours and their JSC."""
     import matplotlib.pyplot as plt
 
     from common import metrics
-    from common.data import load_arrays, load_index
-    from common.data.splits import load_split
-    from common.training.commands import load_run
-    from common.training.experiment import image_hw, predict_probabilities
+    from common.training.commands import open_run
+    from common.training.experiment import predict_probabilities
 
-    cfg, record, model = load_run(paper, run_dir)
-    ids = load_split(Path(run_dir) / "split.json")
-    split = split if split in ids else ("test" if "test" in ids else "train")
-    index = load_index(record["dataset"], record.get("data_dir"),
-                       synthetic_size=record.get("synthetic_size") or 200, seed=record.get("seed", 0))
-    by_id = {s.id: s for s in index.samples}
-    samples = [by_id[i] for i in ids[split][:n]]
-    images, masks = load_arrays(index, samples, image_hw(cfg), progress=False)
+    run = open_run(paper, run_dir)
+    cfg, record, model = run.cfg, run.record, run.model
+    split, samples, images, masks = _run_split(run, split, ("test",), n)
     probs = predict_probabilities(model, images, cfg)
     fig, axes = plt.subplots(1, len(samples), figsize=(3.2 * len(samples), 3.4), squeeze=False)
     for ax, sample, image, mask, prob in zip(axes[0], samples, images, masks, probs):
@@ -150,19 +161,12 @@ def best_and_worst(paper, run_dir: str | os.PathLike, n: int = 3, split: str = "
     import matplotlib.pyplot as plt
 
     from common import metrics
-    from common.data import load_arrays, load_index
-    from common.data.splits import load_split
-    from common.training.commands import load_run
-    from common.training.experiment import image_hw, predict_probabilities
+    from common.training.commands import open_run
+    from common.training.experiment import predict_probabilities
 
-    cfg, record, model = load_run(paper, run_dir)
-    ids = load_split(Path(run_dir) / "split.json")
-    split = split if split in ids else ("val" if "val" in ids else "train")
-    index = load_index(record["dataset"], record.get("data_dir"),
-                       synthetic_size=record.get("synthetic_size") or 200, seed=record.get("seed", 0))
-    by_id = {s.id: s for s in index.samples}
-    samples = [by_id[i] for i in ids[split]]
-    images, masks = load_arrays(index, samples, image_hw(cfg), progress=False)
+    run = open_run(paper, run_dir)
+    cfg, record, model = run.cfg, run.record, run.model
+    split, samples, images, masks = _run_split(run, split, ("val",))
     probs = predict_probabilities(model, images, cfg)
     preds = probs >= getattr(cfg, "threshold", 0.5)
     scores = []
@@ -277,20 +281,12 @@ def show_attribute_predictions(paper, run_dir: str | os.PathLike, n: int = 4, sp
     when none does), coloured as :func:`attribute_overlay`."""
     import matplotlib.pyplot as plt
 
-    from common.data import load_arrays, load_index
-    from common.data.splits import load_split
     from common.training.commands import open_run
-    from common.training.experiment import image_hw, predict_probabilities
+    from common.training.experiment import predict_probabilities
 
     run = open_run(paper, run_dir)
     record, cfg, task = run.record, run.cfg, run.task
-    ids = load_split(Path(run_dir) / "split.json")
-    split = split if split in ids else ("val" if "val" in ids else "train")
-    index = load_index(record["dataset"], record.get("data_dir"), synthetic_size=record.get("synthetic_size") or 200,
-                       seed=record.get("seed", 0), **task.index_options())
-    by_id = {s.id: s for s in index.samples}
-    samples = [by_id[i] for i in ids[split]]
-    images, masks = load_arrays(index, samples, image_hw(cfg), progress=False)
+    split, samples, images, masks = _run_split(run, split, ("val",))
     truths = task.targets(masks, samples)[..., 0]
     order = sorted(range(len(samples)), key=lambda i: -int(truths[i].sum()))[:n]
     probs = predict_probabilities(run.model, images[order], cfg)

@@ -245,8 +245,6 @@ def run_ensemble(groups: dict[str, list[Path]], cache_dir=None, refresh: bool = 
     """Out-of-fold maps of every group, each model and the ensemble scored with and without the views
     and the double threshold."""
     per_model, provenance, samples, targets, task = collect_maps(groups, cache_dir, refresh, progress)
-    if samples is None:
-        raise ConfigError("no complete fold group to ensemble")
     result = {"images": len(samples), "models": {}, "runs": provenance}
     for row, maps in per_model.items():
         result["models"][row] = {view: evaluate_maps(task, samples, targets, maps[view]) for view in ("identity", "five")}
@@ -395,10 +393,13 @@ def score_other_images(groups: dict[str, list[Path]], result: dict, data_dir: st
     if not samples:
         raise ConfigError(f"{data_dir}: no images with lesion masks to score")
     out = {"dataset": index.name, "images": len(samples), "models": {}}
-    means = []
+    means, arrays = [], {}
     for row, runs in groups.items():
         first, predict = _predictor(list(runs), FIVE_VIEWS)
-        images, masks = load_arrays(index, samples, image_hw(first.cfg), cache_dir=cache_dir, progress=progress)
+        size = image_hw(first.cfg)
+        if size not in arrays:           # decoded once per image size, whatever the number of models
+            arrays[size] = load_arrays(index, samples, size, cache_dir=cache_dir, progress=progress)
+        images, masks = arrays[size]
         maps = predict(images, batch_size=8, progress=progress)
         means.append(maps)
         pair = result["models"][row]["five"]

@@ -18,7 +18,6 @@ import json
 import sys
 from pathlib import Path
 
-import numpy as np
 
 from common.cli import ConfigError
 
@@ -33,7 +32,7 @@ def _predictor(run_dirs: list[Path], views):
     return runs[0], _ensemble(runs, views, runs[0].task)
 
 
-def _chosen(scores: dict, view: str | None = None) -> dict:
+def _chosen(scores: dict) -> dict:
     """The ensemble's entry where there is one, else the only model's."""
     if "Ensemble" in scores:
         return scores["Ensemble"]
@@ -60,9 +59,18 @@ def submit(lesion_json: Path, images: list[Path], out: Path, attributes_json: Pa
     pair = (lesion["ensemble"]["five"] if "ensemble" in lesion else next(iter(lesion["models"].values()))["five"])
     post = PostProcess(kind="double", largest=True, t_high=pair["t_high"], t_low=pair["t_low"])
     written = {"task1": [], **{name: [] for name in SUBMISSIONS}}
+    decoded: dict[tuple, dict] = {}
+
+    def small_image(path, size):
+        """Each image decoded and resized once per model size (the attribute models share one)."""
+        cache = decoded.setdefault(tuple(size), {})
+        if path not in cache:
+            cache[path] = read_image(str(path), size)
+        return cache[path]
+
     lesion_masks, items = {}, []
     for path in images:
-        small, (width, height) = read_image(str(path), image_hw(first.cfg))
+        small, (width, height) = small_image(path, image_hw(first.cfg))
         prob = predict(small[None], batch_size=1)[0]
         items.append((path, (height, width)))
         lesion_masks[path] = post(resize_probability(prob, (height, width)))
@@ -78,7 +86,7 @@ def submit(lesion_json: Path, images: list[Path], out: Path, attributes_json: Pa
             a_first, a_predict = _predictor(run_dirs, views)
             chosen = _chosen(entry["scores"])
             for path, (height, width) in items:
-                small, _ = read_image(str(path), image_hw(a_first.cfg))
+                small, _ = small_image(path, image_hw(a_first.cfg))
                 prob = resize_probability(a_predict(small[None], batch_size=1)[0], (height, width))
                 for folder, variant in SUBMISSIONS.items():
                     if variant not in chosen:
