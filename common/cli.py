@@ -237,6 +237,24 @@ def add_common_train_arguments(parser: argparse.ArgumentParser, *, default_row: 
                              "layer's statistics from N training batches with the current weights "
                              "(default 0: off). Short runs lose much of their score to lagging moving "
                              "averages; recorded in the run's config.json")
+    scale = parser.add_argument_group(
+        "devices and speed", "data-parallel training over several local devices, mixed precision, XLA "
+        "(recorded in the run's config.json; see common/training/scale.py)")
+    scale.add_argument("--devices", default=None, metavar="N|all",
+                       help="train data-parallel over N local devices (GPUs, or CPU devices), or all of "
+                            "them; the batch size is the global batch, split evenly (default 1). JAX: "
+                            "keras.distribution.DataParallel; TensorFlow: tf.distribute.MirroredStrategy")
+    scale.add_argument("--precision", default=None, choices=("float32", "mixed", "mixed_float16", "mixed_bfloat16"),
+                       help="float32 (default) or mixed: float16 compute on GPUs, bfloat16 on CPUs/TPUs; "
+                            "the output heads and the losses stay float32")
+    scale.add_argument("--jit", action="store_true",
+                       help="XLA-compile the training step on TensorFlow (JAX always compiles). On a "
+                            "2-core CPU it made a ResNet34 U-Net step slower; measure before using")
+    scale.add_argument("--coordinator", default=None, metavar="HOST:PORT",
+                       help="multi-process JAX run: the address of process 0 (with --num-processes and "
+                            "--process-id on every process)")
+    scale.add_argument("--num-processes", type=positive_int, default=None, help="multi-process JAX run: how many")
+    scale.add_argument("--process-id", type=int, default=None, help="multi-process JAX run: this process's index")
     parser.add_argument("--skip-bad", action="store_true",
                         help="leave out samples whose files are missing, corrupt or of the wrong size "
                              "(each skipped file is listed in the run's config.json) instead of stopping")

@@ -35,9 +35,12 @@ def recalibrate_batchnorm(model: keras.Model, batches: Sequence, n_batches: int)
     drops = [l for l in layers if isinstance(l, (keras.layers.Dropout, keras.layers.SpatialDropout2D))]
     saved_momentum = [l.momentum for l in norms]
     saved_rates = [l.rate for l in drops]
+    saved_sync = [l.synchronized for l in norms]
     try:
         for layer in drops:
             layer.rate = 0.0
+        for layer in norms:
+            layer.synchronized = False      # called on the whole batch here: already global statistics
         for i in range(n):
             # moving = m * moving + (1 - m) * batch with m = i / (i + 1): the running mean of the
             # batch statistics of batches 0..i (batch 0 replaces the old statistics entirely).
@@ -46,8 +49,8 @@ def recalibrate_batchnorm(model: keras.Model, batches: Sequence, n_batches: int)
             x, _ = batches[i]
             model(x, training=True)
     finally:
-        for layer, m in zip(norms, saved_momentum):
-            layer.momentum = m
+        for layer, m, sync in zip(norms, saved_momentum, saved_sync):
+            layer.momentum, layer.synchronized = m, sync
         for layer, r in zip(drops, saved_rates):
             layer.rate = r
     return n

@@ -135,11 +135,11 @@ def _folds(args, cfg) -> list[int | None]:
 
 #: Options ``--resume --run-dir RUN`` takes from RUN's config.json when they are not given.
 _RECORDED_OPTIONS = ("row", "data_dir", "dataset", "seed", "limit", "synthetic_size", "encoder_weights",
-                     "bn_recalibrate")
+                     "bn_recalibrate", "precision")
 
 
 #: What a record written before an option existed means by leaving it out.
-_RECORD_DEFAULTS = {"bn_recalibrate": 0}
+_RECORD_DEFAULTS = {"bn_recalibrate": 0, "precision": "float32"}
 
 
 def _from_record(paper, args):
@@ -196,6 +196,7 @@ def _train(paper, args, where: _Progress | None = None) -> list[Path]:
         print(f"synthetic data: quick defaults {shown} (override with --epochs/--set)", file=sys.stderr)
     cfg = ex.resolve_config(base, args)
     _check_image_size(paper, cfg)
+    _configure_scale(args, cfg)
     weights = _weights(paper, args.encoder_weights, cfg)
     folds = _folds(args, cfg)
     if args.run_dir and len(folds) > 1:
@@ -208,6 +209,26 @@ def _train(paper, args, where: _Progress | None = None) -> list[Path]:
     if len(out) > 1:
         print("fold runs:\n" + "\n".join(str(p) for p in out))
     return out
+
+
+def _configure_scale(args, cfg) -> None:
+    """--devices / --precision / --jit (and a multi-process JAX run): set up before anything is built."""
+    from common.training import scale
+
+    if getattr(args, "precision", None) is None:
+        args.precision = "float32"
+    scale.reset()
+    try:
+        chosen = scale.configure(getattr(args, "devices", None) or 1, args.precision, bool(getattr(args, "jit", False)),
+                                 batch_size=getattr(cfg, "batch_size", None),
+                                 coordinator=getattr(args, "coordinator", None),
+                                 num_processes=getattr(args, "num_processes", None),
+                                 process_id=getattr(args, "process_id", None))
+    except scale.ScaleError as exc:
+        raise ConfigError(str(exc)) from None
+    args.precision = chosen.precision if args.precision != "float32" else "float32"
+    if chosen.devices > 1 or chosen.mixed or chosen.jit:
+        print(f"compute: {scale.describe(chosen)}", file=sys.stderr)
 
 
 def _check_image_size(paper, cfg) -> None:
@@ -265,16 +286,22 @@ def _train_one(paper, args, row, cfg, weights, dataset, fold, where: _Progress) 
         "split_spec": getattr(cfg, "split", None), "fold": fold, "seed": args.seed,
         "encoder_weights": weights or "none", "limit": args.limit, "synthetic_size": args.synthetic_size,
         "skip_bad": bool(args.skip_bad), "bn_recalibrate": int(args.bn_recalibrate),
+        "precision": getattr(args, "precision", None) or "float32", "scale": _scale_record(),
         "command": "python -m reproductions.%s.train %s" % (paper.name, " ".join(sys.argv[1:])),
     }
     if resume:
         saved = records.load_json(run_dir / "config.json")
         mine = json.loads(json.dumps(records._jsonable(record)))
         for key in ("row", "config", "dataset", "fold", "seed", "split_spec", "encoder_weights", "limit",
-                    "bn_recalibrate"):
+                    "bn_recalibrate", "precision"):
             if saved.get(key, _RECORD_DEFAULTS.get(key)) != mine.get(key):
                 raise ConfigError(f"--resume: {run_dir} was started with {key}={_describe(saved.get(key), mine.get(key))}; "
                                   f"leave the option out (resume takes the recorded value) or give the same one")
+        if saved.get("scale") != mine.get("scale"):
+            # devices and XLA may change between sessions; the record keeps each segment's
+            resumed = saved.setdefault("resumed_with_scale", [])
+            resumed.append(mine.get("scale"))
+            records.atomic_write_json(run_dir / "config.json", saved)
         record = saved
     else:
         record["provenance"] = records.provenance()
@@ -291,6 +318,12 @@ def _train_one(paper, args, row, cfg, weights, dataset, fold, where: _Progress) 
             shutil.rmtree(run_dir, ignore_errors=True)
             where.run_dir = None
         raise
+
+
+def _scale_record() -> dict:
+    from common.training import scale
+
+    return scale.current().record()
 
 
 def _describe(saved, mine) -> str:
@@ -347,7 +380,10 @@ def _fit_and_score(paper, args, row, cfg, weights, fold, run_dir, record, resume
     augment = paper.augment(cfg) if paper.augment is not None else None
     batches = task.batches(x_train, y_train, cfg, seed=args.seed, augment=augment, shuffle=True,
                            drop_remainder=len(x_train) >= cfg.batch_size)
-    parts = _build_training(paper, cfg, weights, steps_per_epoch=len(batches))
+    from common.training import scale
+
+    with scale.current().scope():        # TensorFlow, several devices: models and optimizers mirrored
+        parts = _build_training(paper, cfg, weights, steps_per_epoch=len(batches))
     predict = ex.predictor_for(parts.predictor, cfg, task)
     loss_fn = parts.loss or getattr(parts.step, "loss_fn", None)
     batch = max(cfg.batch_size, 8)
@@ -422,6 +458,7 @@ def _fit_and_score(paper, args, row, cfg, weights, fold, run_dir, record, resume
         "epochs": cfg.epochs, "epochs_done": len(history), "stopped_early": len(history) < cfg.epochs,
         "image_size": list(ex.image_hw(cfg)),
         "encoder_weights": weights or "none", "seed": args.seed, "bn_recalibrate": bn_batches,
+        "scale": _scale_record(),
         "scores": by_checkpoint[main],
         "checkpoint": main,
         "provenance": record.get("provenance", {}),

@@ -6,11 +6,19 @@ folder: ``history.csv`` (rewritten atomically each epoch), ``checkpoints/last.np
 training state), ``checkpoints/best.weights.h5`` (the weights that scored best on validation) and
 ``state.json``. Killed at any point, the run resumes from the last finished epoch and ends where an
 uninterrupted run ends. A non-finite loss stops the run, naming the epoch and batch.
+
+Batches are prepared (read, augmented, converted) in a background thread while the step runs
+(:class:`Prefetcher`, two batches ahead); each batch's content depends only on (seed, epoch,
+position), so prefetching changes no number. How an epoch's time splits into waiting for input,
+training steps and validation is kept in :data:`last_timings` (one dict per epoch of the latest
+``train_loop`` call; ``benchmarks/epoch.py`` prints it).
 """
 from __future__ import annotations
 
 import math
+import queue
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Callable, Mapping, Sequence
@@ -19,6 +27,65 @@ import numpy as np
 
 from common.training.records import atomic_write_json, read_csv, write_csv
 from common.training.state import load_state, save_state, save_weights_atomic
+
+
+#: per epoch of the latest train_loop call: {"epoch", "input_wait", "step", "validation", "total"} in seconds
+last_timings: list[dict] = []
+
+
+class Prefetcher:
+    """Iterate ``batches[0..n-1]`` with up to ``depth`` of them prepared ahead in a daemon thread.
+
+    ``wait`` accumulates the seconds the consumer spent waiting for a batch that was not ready.
+    An exception raised while preparing a batch is raised again in the consumer, at that batch.
+    Closing early (``close()``) stops the thread after the batch it is preparing.
+    """
+
+    _END = object()
+
+    def __init__(self, batches, n: int | None = None, depth: int = 2):
+        self.batches, self.n = batches, len(batches) if n is None else int(n)
+        self.wait = 0.0
+        self._queue: queue.Queue = queue.Queue(maxsize=max(1, depth))
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._work, daemon=True, name="batch-prefetch")
+        self._thread.start()
+
+    def _work(self):
+        try:
+            for i in range(self.n):
+                if self._stop.is_set():
+                    return
+                item = (None, self.batches[i])
+                while not self._stop.is_set():
+                    try:
+                        self._queue.put(item, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer
+            self._queue.put((exc, None))
+            return
+        self._queue.put((None, self._END))
+
+    def __iter__(self):
+        while True:
+            start = time.perf_counter()
+            exc, item = self._queue.get()
+            self.wait += time.perf_counter() - start
+            if exc is not None:
+                raise exc
+            if item is self._END:
+                return
+            yield item
+
+    def close(self):
+        self._stop.set()
+        while self._thread.is_alive():
+            try:
+                self._queue.get(timeout=0.05)
+            except queue.Empty:
+                pass
 
 
 class TrainingDiverged(RuntimeError):
@@ -110,34 +177,42 @@ def train_loop(run_dir: str | Path, *, step, train_batches, epochs: int,
         print(f"Stopping {run_dir} at epoch {start_epoch} of {epochs} (--finish).", file=sys.stderr)
         return history
     tensorboard = _TensorBoard(run_dir / "tensorboard")
+    last_timings.clear()
     for epoch in range(start_epoch, epochs):
         train_batches.set_epoch(epoch)
         sums: dict[str, float] = {}
         count = 0
         start = time.time()
         bar = _progress(len(train_batches), f"epoch {epoch + 1}/{epochs}", progress)
-        for index in range(len(train_batches)):
-            x, y = train_batches[index]
-            logs = step(x, y)
-            values = {k: _float(v) for k, v in logs.items()}
-            bad = [k for k, v in values.items() if not math.isfinite(v)]
-            if bad:
-                bar.close()
-                raise TrainingDiverged(
+        prefetch = Prefetcher(train_batches)
+        try:
+            for index, (x, y) in enumerate(prefetch):
+                logs = step(x, y)
+                values = {k: _float(v) for k, v in logs.items()}
+                bad = [k for k, v in values.items() if not math.isfinite(v)]
+                if bad:
+                    bar.close()
+                    raise TrainingDiverged(
                     f"{bad[0]} became {values[bad[0]]} at epoch {epoch + 1}, batch {index + 1} of "
-                    f"{len(train_batches)}. The run folder {run_dir} keeps the last good checkpoint "
-                    f"(after epoch {epoch}); lower the learning rate (--set lr=...) or check the data.")
-            count += 1
-            for k, v in values.items():
-                sums[k] = sums.get(k, 0.0) + v
-            bar.set_postfix({k: f"{s / count:.4f}" for k, s in sums.items()}, refresh=False)
-            bar.update(1)
+                        f"{len(train_batches)}. The run folder {run_dir} keeps the last good checkpoint "
+                        f"(after epoch {epoch}); lower the learning rate (--set lr=...) or check the data.")
+                count += 1
+                for k, v in values.items():
+                    sums[k] = sums.get(k, 0.0) + v
+                bar.set_postfix({k: f"{s / count:.4f}" for k, s in sums.items()}, refresh=False)
+                bar.update(1)
+        finally:
+            prefetch.close()
         bar.close()
         step.sync()
+        trained = time.time()
         row = {"epoch": epoch + 1, **{k: s / max(count, 1) for k, s in sums.items()}}
         if validate is not None:
             row.update(validate())
         row["seconds"] = round(time.time() - start, 3)
+        last_timings.append({"epoch": epoch + 1, "input_wait": prefetch.wait,
+                             "step": trained - start - prefetch.wait, "validation": time.time() - trained,
+                             "total": time.time() - start})
         history.append(row)
         for m in monitors:
             score = row.get(m.metric)

@@ -5,12 +5,19 @@ GAN updates alike); a *step* is the compiled unit it calls per batch. On TensorF
 ``tf.function`` over a ``GradientTape``; on JAX it is a jitted pure function over the variables'
 values, which are written back into the Keras variables by :meth:`Step.sync` (before validation
 and checkpoints).
+
+Both honour :mod:`common.training.scale`: several devices (JAX: the batch is sharded over the
+mesh and the jitted step runs as one global program; TensorFlow: ``strategy.run`` per replica,
+each replica's loss divided by the number of replicas), mixed precision (predictions cast to
+float32 before the loss, loss scaling under float16) and XLA on TensorFlow (``--jit``).
 """
 from __future__ import annotations
 
 from typing import Callable, Sequence
 
 import keras
+
+from common.training import scale as scale_lib
 
 
 def backend() -> str:
@@ -49,6 +56,7 @@ class Step:
     state: JaxState | None = None
 
     def __call__(self, x, y) -> dict:
+        x, y = scale_lib.current().place(x, y)      # JAX, several devices: sharded over the mesh
         return self._fn(x, y)
 
     def sync(self) -> None:
@@ -62,17 +70,31 @@ class Step:
             self.state.refresh()
 
 
+def loss_scale(optimizer, opt_values):
+    """JAX, float16: the dynamic loss scale held in ``opt_values`` (None for other optimizers);
+    ``stateless_apply`` divides the gradients by it again."""
+    if not isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
+        return None
+    with keras.StatelessScope(state_mapping=list(zip(optimizer.variables, opt_values))):
+        return optimizer.scale_loss(1.0)
+
+
 class SupervisedStep(Step):
     """One optimizer update of ``loss_fn(y, model(x))`` (plus the model's regularisation losses)."""
 
     def __init__(self, model: keras.Model, loss_fn: Callable, optimizer: keras.optimizers.Optimizer,
-                 jit_compile: bool = False):
-        self.model, self.loss_fn, self.optimizer = model, loss_fn, optimizer
+                 jit_compile: bool | None = None):
+        scale = scale_lib.current()
+        self.model, self.loss_fn = model, loss_fn
+        scale_lib.prepare_model(model)
+        # float16: dynamic loss scaling around the paper's optimizer (which the checkpoint keeps)
+        self.optimizer = optimizer = scale_lib.wrap_optimizer(optimizer)
         if not optimizer.built:
-            optimizer.build(model.trainable_variables)
+            with scale.scope():
+                optimizer.build(model.trainable_variables)
         name = backend()
         if name == "tensorflow":
-            self._fn = self._make_tf(jit_compile)
+            self._fn = self._make_tf(scale.jit if jit_compile is None else jit_compile)
         elif name == "jax":
             self._fn = self._make_jax()
         else:
@@ -83,19 +105,32 @@ class SupervisedStep(Step):
         import tensorflow as tf
 
         model, loss_fn, optimizer = self.model, self.loss_fn, self.optimizer
+        scale = scale_lib.current()
+        replicas = scale.replicas
 
-        @tf.function(jit_compile=jit_compile, reduce_retracing=True)
-        def step(x, y):
+        def update(x, y):
             with tf.GradientTape() as tape:
-                pred = model(x, training=True)
+                pred = tf.cast(model(x, training=True), "float32")
                 loss = loss_fn(y, pred)
                 if model.losses:
-                    loss = loss + tf.add_n(model.losses)
-            grads = tape.gradient(loss, model.trainable_variables)
+                    loss = loss + tf.add_n([tf.cast(t, "float32") for t in model.losses])
+                # replicas: each one's gradient is summed by the optimizer, so each takes 1/N
+                scaled = optimizer.scale_loss(loss / replicas if replicas > 1 else loss)
+            grads = tape.gradient(scaled, model.trainable_variables)
             optimizer.apply_gradients(zip(grads, model.trainable_variables))
             return {"loss": loss}
 
-        return step
+        if replicas <= 1:
+            return tf.function(update, jit_compile=jit_compile, reduce_retracing=True)
+        strategy = scale._strategy
+        replica_update = tf.function(update, jit_compile=jit_compile, reduce_retracing=True)
+
+        @tf.function(reduce_retracing=True)
+        def distributed(x, y):
+            logs = strategy.run(replica_update, args=(x, y))
+            return {k: strategy.reduce(tf.distribute.ReduceOp.MEAN, v, axis=None) for k, v in logs.items()}
+
+        return lambda x, y: distributed(*scale.distribute(x, y))
 
     def _make_jax(self):
         import jax
@@ -104,21 +139,22 @@ class SupervisedStep(Step):
         self.state = JaxState([model.trainable_variables, model.non_trainable_variables,
                                optimizer.variables])
 
-        def compute_loss(trainable, non_trainable, x, y):
+        def compute_loss(trainable, non_trainable, x, y, factor):
             # return_losses: the layers' regularisation terms, added as the TensorFlow step adds them
             pred, non_trainable, extra = model.stateless_call(trainable, non_trainable, x, training=True,
                                                               return_losses=True)
-            loss = loss_fn(y, pred)
+            loss = loss_fn(y, pred.astype("float32"))
             for term in extra:
-                loss = loss + term
-            return loss, non_trainable
+                loss = loss + term.astype("float32")
+            return loss * factor if factor is not None else loss, (loss, non_trainable)
 
         grad_fn = jax.value_and_grad(compute_loss, has_aux=True)
 
         @jax.jit
         def step(values, x, y):
             trainable, non_trainable, opt_vars = values
-            (loss, non_trainable), grads = grad_fn(trainable, non_trainable, x, y)
+            factor = loss_scale(optimizer, opt_vars)
+            (_, (loss, non_trainable)), grads = grad_fn(trainable, non_trainable, x, y, factor)
             trainable, opt_vars = optimizer.stateless_apply(opt_vars, grads, trainable)
             return {"loss": loss}, [trainable, non_trainable, opt_vars]
 

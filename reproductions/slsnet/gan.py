@@ -9,13 +9,22 @@ Per batch of ``B`` image/mask pairs:
 
 As in the authors' PyTorch pix2pix schema, D runs in training mode during the G update (its batch
 statistics are used) but its weights are not changed by it. The noise ``z`` is the decoder's dropout.
+
+Several devices (:mod:`common.training.scale`): on JAX the step is one global program over the
+sharded batch. On TensorFlow each replica runs both updates on its share; the batch is first
+reordered so that replica r's first half comes from the global first half (real pairs) and its
+second half from the global second half (generated pairs), so D sees the same real and generated
+sets as on one device.
 """
 from __future__ import annotations
 
 import keras
 
+import numpy as np
+
 from common import losses
-from common.training.steps import JaxState, Step, backend
+from common.training import scale as scale_lib
+from common.training.steps import JaxState, Step, backend, loss_scale
 
 
 def _generator_loss(cfg, y, fake, d_fake):
@@ -49,12 +58,17 @@ class Pix2PixStep(Step):
     """
 
     def __init__(self, generator, discriminator, g_optimizer, d_optimizer, cfg):
+        scale = scale_lib.current()
+        scale_lib.prepare_model(generator)
+        scale_lib.prepare_model(discriminator)
+        g_optimizer, d_optimizer = scale_lib.wrap_optimizer(g_optimizer), scale_lib.wrap_optimizer(d_optimizer)
         self.g, self.d, self.g_opt, self.d_opt, self.cfg = (generator, discriminator, g_optimizer,
                                                            d_optimizer, cfg)
-        if not g_optimizer.built:
-            g_optimizer.build(generator.trainable_variables)
-        if not d_optimizer.built:
-            d_optimizer.build(discriminator.trainable_variables)
+        with scale.scope():
+            if not g_optimizer.built:
+                g_optimizer.build(generator.trainable_variables)
+            if not d_optimizer.built:
+                d_optimizer.build(discriminator.trainable_variables)
         name = backend()
         if name == "tensorflow":
             self._fn = self._make_tf()
@@ -68,27 +82,45 @@ class Pix2PixStep(Step):
         import tensorflow as tf
 
         g, d, g_opt, d_opt, cfg = self.g, self.d, self.g_opt, self.d_opt, self.cfg
+        scale = scale_lib.current()
+        replicas = scale.replicas
+        f32 = lambda t: tf.cast(t, "float32")  # noqa: E731 - mixed precision: losses in float32
 
-        @tf.function(reduce_retracing=True)
-        def step(x, y):
+        def update(x, y):
             half = tf.shape(x)[0] // 2
             x_real, y_real, x_fake = x[:half], y[:half], x[half:]
             with tf.GradientTape() as tape:
                 fake = tf.stop_gradient(g(x_fake, training=True))
-                d_real = d([x_real, y_real], training=True)
-                d_fake = d([x_fake, fake], training=True)
+                d_real = f32(d([x_real, y_real], training=True))
+                d_fake = f32(d([x_fake, fake], training=True))
                 d_loss = losses.discriminator_loss(d_real, d_fake)
-            grads = tape.gradient(d_loss, d.trainable_variables)
+                scaled = d_opt.scale_loss(d_loss / replicas)
+            grads = tape.gradient(scaled, d.trainable_variables)
             d_opt.apply_gradients(zip(grads, d.trainable_variables))
             with tf.GradientTape() as tape:
-                fake = g(x, training=True)
-                d_out = d([x, fake], training=True)
+                fake = f32(g(x, training=True))
+                d_out = f32(d([x, fake], training=True))
                 g_loss, logs = _generator_loss(cfg, y, fake, d_out)
-            grads = tape.gradient(g_loss, g.trainable_variables)
+                scaled = g_opt.scale_loss(g_loss / replicas)
+            grads = tape.gradient(scaled, g.trainable_variables)
             g_opt.apply_gradients(zip(grads, g.trainable_variables))
             return {"d_loss": d_loss, **logs}
 
-        return step
+        step = tf.function(update, jit_compile=scale.jit, reduce_retracing=True)
+        if replicas <= 1:
+            return step
+        strategy = scale._strategy
+
+        @tf.function(reduce_retracing=True)
+        def distributed(x, y):
+            logs = strategy.run(step, args=(x, y))
+            return {k: strategy.reduce(tf.distribute.ReduceOp.MEAN, v, axis=None) for k, v in logs.items()}
+
+        def call(x, y):
+            order = halves_per_replica(len(x), replicas)
+            return distributed(*scale.distribute(np.asarray(x)[order], np.asarray(y)[order]))
+
+        return call
 
     # -- JAX --------------------------------------------------------------------------------------
     def _make_jax(self):
@@ -98,20 +130,21 @@ class Pix2PixStep(Step):
         self.state = JaxState([g.trainable_variables, g.non_trainable_variables, g_opt.variables,
                                d.trainable_variables, d.non_trainable_variables, d_opt.variables])
 
-        def d_loss_fn(d_tv, d_ntv, g_tv, g_ntv, x, y):
+        def d_loss_fn(d_tv, d_ntv, g_tv, g_ntv, x, y, factor):
             half = x.shape[0] // 2
             x_real, y_real, x_fake = x[:half], y[:half], x[half:]
             fake, g_ntv = g.stateless_call(g_tv, g_ntv, x_fake, training=True)
             fake = jax.lax.stop_gradient(fake)
             d_real, d_ntv = d.stateless_call(d_tv, d_ntv, [x_real, y_real], training=True)
             d_fake, d_ntv = d.stateless_call(d_tv, d_ntv, [x_fake, fake], training=True)
-            return losses.discriminator_loss(d_real, d_fake), (d_ntv, g_ntv)
+            d_loss = losses.discriminator_loss(d_real.astype("float32"), d_fake.astype("float32"))
+            return (d_loss * factor if factor is not None else d_loss), (d_loss, d_ntv, g_ntv)
 
-        def g_loss_fn(g_tv, g_ntv, d_tv, d_ntv, x, y):
+        def g_loss_fn(g_tv, g_ntv, d_tv, d_ntv, x, y, factor):
             fake, g_ntv = g.stateless_call(g_tv, g_ntv, x, training=True)
             d_out, d_ntv = d.stateless_call(d_tv, d_ntv, [x, fake], training=True)
-            total, logs = _generator_loss(cfg, y, fake, d_out)
-            return total, (g_ntv, d_ntv, logs)
+            total, logs = _generator_loss(cfg, y, fake.astype("float32"), d_out.astype("float32"))
+            return (total * factor if factor is not None else total), (g_ntv, d_ntv, logs)
 
         d_grad = jax.value_and_grad(d_loss_fn, has_aux=True)
         g_grad = jax.value_and_grad(g_loss_fn, has_aux=True)
@@ -119,9 +152,9 @@ class Pix2PixStep(Step):
         @jax.jit
         def step(values, x, y):
             g_tv, g_ntv, g_ov, d_tv, d_ntv, d_ov = values
-            (d_loss, (d_ntv, g_ntv)), grads = d_grad(d_tv, d_ntv, g_tv, g_ntv, x, y)
+            (_, (d_loss, d_ntv, g_ntv)), grads = d_grad(d_tv, d_ntv, g_tv, g_ntv, x, y, loss_scale(d_opt, d_ov))
             d_tv, d_ov = d_opt.stateless_apply(d_ov, grads, d_tv)
-            (_, (g_ntv, d_ntv, logs)), grads = g_grad(g_tv, g_ntv, d_tv, d_ntv, x, y)
+            (_, (g_ntv, d_ntv, logs)), grads = g_grad(g_tv, g_ntv, d_tv, d_ntv, x, y, loss_scale(g_opt, g_ov))
             g_tv, g_ov = g_opt.stateless_apply(g_ov, grads, g_tv)
             return {"d_loss": d_loss, **logs}, [g_tv, g_ntv, g_ov, d_tv, d_ntv, d_ov]
 
@@ -130,6 +163,14 @@ class Pix2PixStep(Step):
             return logs
 
         return call
+
+
+def halves_per_replica(n: int, replicas: int) -> np.ndarray:
+    """Batch order that gives replica r (a contiguous share of n / replicas) the r-th share of the
+    global first half followed by the r-th share of the global second half."""
+    half = n // 2
+    first, second = np.array_split(np.arange(half), replicas), np.array_split(np.arange(half, n), replicas)
+    return np.concatenate([np.concatenate([a, b]) for a, b in zip(first, second)])
 
 
 def make_optimizers(cfg):

@@ -13,6 +13,8 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from common.training.scale import predict_on_batch
+
 
 @dataclass(frozen=True)
 class View:
@@ -83,7 +85,7 @@ class Predictor:
         total = None
         for view in self.views:
             x = member.to_input(np.ascontiguousarray(view.forward(images)))
-            out = self.output(np.asarray(member.model.predict_on_batch(x)))
+            out = self.output(np.asarray(predict_on_batch(member.model, x)))
             if self.spatial:
                 out = view.inverse(out)
             out = np.asarray(out, np.float32)
