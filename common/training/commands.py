@@ -278,6 +278,15 @@ def _train_one(paper, args, row, cfg, weights, dataset, fold, where: _Progress) 
             run_dir, resume = records.new_run_dir(args.runs_root, paper.name, row, tag), False
     else:
         run_dir = records.new_run_dir(args.runs_root, paper.name, row, tag)
+    from common.training import scale
+
+    if scale.current().process_id:
+        # a multi-process run: process 0 keeps the run folder; the others (same weights) their own
+        ours = run_dir.with_name(f"{run_dir.name}-process{scale.current().process_id}")
+        if not args.run_dir and not resume and not any(run_dir.iterdir()):
+            run_dir.rmdir()              # the fresh folder made above: process 0 makes its own
+        run_dir = ours
+        run_dir.mkdir(parents=True, exist_ok=True)
     where.run_dir = run_dir
 
     record = {

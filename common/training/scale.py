@@ -56,6 +56,7 @@ class Scale:
     precision: str = "float32"          # the Keras dtype policy: float32 | mixed_float16 | mixed_bfloat16
     jit: bool = False
     processes: int = 1
+    process_id: int = 0
     backend: str = ""
     _strategy: object = field(default=None, repr=False)     # tf.distribute strategy
     _distribution: object = field(default=None, repr=False)  # keras.distribution.DataParallel
@@ -70,6 +71,7 @@ class Scale:
             out["device_names"] = list(self.device_names)
         if self.processes > 1:
             out["processes"] = self.processes
+            out["process_id"] = self.process_id
         return out
 
     @property
@@ -202,6 +204,7 @@ def configure(devices=1, precision: str = "float32", jit: bool = False, batch_si
     policy = _resolve_precision(precision, kind)
     keras.config.set_dtype_policy(policy)
     scale = Scale(devices=n, precision=policy, jit=bool(jit), processes=processes, backend=backend,
+                  process_id=int(process_id or 0) if processes > 1 else 0,
                   device_names=tuple(name for _, name in available[:n]))
     if n > 1 and backend == "jax":
         from keras import distribution
@@ -230,7 +233,13 @@ def configure(devices=1, precision: str = "float32", jit: bool = False, batch_si
 def _initialize_multi_host(coordinator, num_processes, process_id) -> None:
     if getattr(_initialize_multi_host, "done", False):
         return
+    import jax
     from keras import distribution
+
+    try:    # CPU processes exchange gradients through gloo (GPUs use NCCL without being asked)
+        jax.config.update("jax_cpu_collectives_implementation", "gloo")
+    except (AttributeError, ValueError):   # pragma: no cover - older JAX
+        pass
 
     distribution.initialize(job_addresses=coordinator, num_processes=num_processes, process_id=process_id)
     _initialize_multi_host.done = True

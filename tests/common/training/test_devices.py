@@ -203,3 +203,31 @@ def test_prefetcher_keeps_order_and_raises_where_the_batch_failed():
     prefetch = Prefetcher(Batches(), n=2)
     assert [x for x, _ in prefetch] == [0, 1]
     prefetch.close()
+
+
+@pytest.mark.slow
+def test_two_processes_on_localhost_match_one_process_on_two_devices(tmp_path):
+    """jax.distributed over two local processes (gloo on CPU): the same loss as one process with
+    two devices; process 0 keeps the run folder, process 1 writes RUN-process1."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("localhost", 0))
+        port = sock.getsockname()[1]
+    argv = [sys.executable, "-m", "reproductions.asnet.train", *ROWS["asnet"], "--epochs", "1", "--quiet",
+            "--seed", "3", "--devices", "all", "--coordinator", f"localhost:{port}", "--num-processes", "2"]
+    env = {**os.environ, "KERAS_BACKEND": "jax", "PYTHONPATH": str(REPO), "SLR_CACHE_DIR": str(tmp_path / "cache")}
+    env.pop("XLA_FLAGS", None)
+    procs = [subprocess.Popen(argv + ["--process-id", str(i), "--run-dir", str(tmp_path / "run")], env=env,
+                              cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for i in (0, 1)]
+    for proc in procs:
+        _, err = proc.communicate(timeout=600)
+        assert proc.returncode == 0, err[-3000:]
+    (tmp_path / "single").mkdir()
+    (one, two) = _run("jax", "asnet", tmp_path / "single")
+    multi = _numbers(tmp_path / "run")
+    assert np.isclose(multi["loss"], _numbers(two)["loss"], rtol=1e-4)
+    record = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert record["scale"]["processes"] == 2 and record["scale"]["devices"] == 2
+    assert (tmp_path / "run-process1" / "history.csv").exists()
