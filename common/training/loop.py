@@ -29,7 +29,8 @@ from common.training.records import atomic_write_json, read_csv, write_csv
 from common.training.state import load_state, save_state, save_weights_atomic
 
 
-#: per epoch of the latest train_loop call: {"epoch", "input_wait", "step", "validation", "total"} in seconds
+#: per epoch of the latest train_loop call: {"epoch", "steps", "input_wait", "step", "validation", "total"}
+#: (the last four in seconds)
 last_timings: list[dict] = []
 
 
@@ -210,7 +211,7 @@ def train_loop(run_dir: str | Path, *, step, train_batches, epochs: int,
         if validate is not None:
             row.update(validate())
         row["seconds"] = round(time.time() - start, 3)
-        last_timings.append({"epoch": epoch + 1, "input_wait": prefetch.wait,
+        last_timings.append({"epoch": epoch + 1, "steps": count, "input_wait": prefetch.wait,
                              "step": trained - start - prefetch.wait, "validation": time.time() - trained,
                              "total": time.time() - start})
         history.append(row)
