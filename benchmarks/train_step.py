@@ -79,6 +79,8 @@ def main(argv=None) -> int:
     scale.prepare_model(theirs)
     theirs.compile(optimizer=make_optimizer(cfg, steps_per_epoch), loss=dice_ce_loss,
                    jit_compile=bool(args.jit) if backend == "tensorflow" else "auto")
+    if args.jit and backend == "tensorflow" and not getattr(theirs, "jit_compile", False):
+        print("note: Keras declined jit_compile for the segmentation-models model; theirs runs without XLA")
 
     rng = np.random.default_rng(0)
     x = rng.uniform(0, 1, (args.batch, *args.size, 3)).astype("float32")

@@ -248,8 +248,9 @@ def add_common_train_arguments(parser: argparse.ArgumentParser, *, default_row: 
                        help="float32 (default) or mixed: float16 compute on GPUs, bfloat16 on CPUs/TPUs; "
                             "the output heads and the losses stay float32")
     scale.add_argument("--jit", action="store_true",
-                       help="XLA-compile the training step on TensorFlow (JAX always compiles). On a "
-                            "2-core CPU it made a ResNet34 U-Net step slower; measure before using")
+                       help="XLA-compile the training step on TensorFlow (JAX always compiles). It switches "
+                            "TensorFlow's deterministic kernels off (XLA lacks some), so reruns may differ "
+                            "in the last digits; on a 2-core CPU it made a ResNet34 U-Net step slower")
     scale.add_argument("--coordinator", default=None, metavar="HOST:PORT",
                        help="multi-process JAX run: the address of process 0 (with --num-processes and "
                             "--process-id on every process)")

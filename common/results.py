@@ -43,12 +43,33 @@ class RunResult:
     backend: str = "?"
     commit: str = "?"
     runs: list[str] = field(default_factory=list)
+    options: str = ""          # runner options that change numbers (BN recalibration, devices, precision)
 
     def provenance(self) -> str:
         size = "x".join(map(str, self.image_size)) if isinstance(self.image_size, (list, tuple)) else self.image_size
         commit = self.commit or "?"
-        return (f"{self.dataset}, split {self.split}, {self.epochs} epochs, {size}, weights {self.weights}, "
-                f"{self.backend} on {self.hardware}, commit {commit}; run {', '.join(self.runs)}")
+        options = f", {self.options}" if self.options else ""
+        return (f"{self.dataset}, split {self.split}, {self.epochs} epochs, {size}, weights {self.weights}"
+                f"{options}, {self.backend} on {self.hardware}, commit {commit}; run {', '.join(self.runs)}")
+
+
+def run_options(rec: dict) -> str:
+    """The runner options of a run that change its numbers, in words ("" for none): BatchNorm
+    recalibration, several devices, mixed precision, XLA."""
+    cfg = rec.get("config", {})
+    parts = []
+    bn = int(cfg.get("bn_recalibrate") or rec.get("metrics", {}).get("bn_recalibrate") or 0)
+    if bn:
+        parts.append(f"BatchNorm recalibrated from {bn} batches")
+    scale = cfg.get("scale") or {}
+    if int(scale.get("devices", 1) or 1) > 1:
+        parts.append(f"{scale['devices']} devices ({scale.get('strategy', '?')})")
+    precision = cfg.get("precision") or scale.get("precision")
+    if precision and precision != "float32":
+        parts.append(precision)
+    if scale.get("jit_requested"):
+        parts.append("XLA")
+    return ", ".join(parts)
 
 
 def _record(run_dir: Path) -> dict:
@@ -201,7 +222,7 @@ def summarise(records: Sequence[dict], row: str, dataset: str, score_split: str 
                      epochs=_epochs(newest), image_size=size,
                      weights=weights, hardware=prov.get("hardware", "?"),
                      backend=prov.get("backend", "?"), commit=_commits(group),
-                     runs=[r["name"] for r in group])
+                     runs=[r["name"] for r in group], options=run_options(newest))
 
 
 def _commit(prov: Mapping) -> str:
@@ -222,7 +243,7 @@ def _commits(group: Sequence[dict]) -> str:
 def _group_key(rec: dict) -> tuple:
     m = rec["metrics"]
     return (m.get("row"), m.get("dataset"), m.get("split_spec"), m.get("epochs"), str(m.get("image_size")),
-            m.get("encoder_weights"), m.get("seed"))
+            m.get("encoder_weights"), m.get("seed"), run_options(rec))
 
 
 def _latest_per_fold(records: Sequence[dict]) -> list[dict]:
@@ -379,7 +400,7 @@ def _single(rec: dict, row: str) -> RunResult:
                      scores=_scores(rec, used) or {}, epochs=_epochs(rec),
                      image_size=_settings(rec)[1], weights=_settings(rec)[2],
                      hardware=prov.get("hardware", "?"), backend=prov.get("backend", "?"), commit=_commit(prov),
-                     runs=[rec["name"]])
+                     runs=[rec["name"]], options=run_options(rec))
 
 
 def other_runs_table(records: Sequence[dict], exclude_datasets: Sequence[str], metrics: Sequence[str],

@@ -243,6 +243,14 @@ def package_versions() -> dict[str, str]:
     return out
 
 
+def _op_determinism() -> bool:
+    """TensorFlow's deterministic kernels: on, unless --jit switched them off (JAX: deterministic)."""
+    from common.training import scale
+
+    current = scale.current()
+    return not (current.jit and current.backend == "tensorflow")
+
+
 def provenance() -> dict[str, Any]:
     """Everything a results table needs to say where a number came from."""
     return {
@@ -252,7 +260,7 @@ def provenance() -> dict[str, Any]:
         "platform": platform.platform(),
         # the settings that decide whether a rerun on this machine repeats the numbers bit for bit
         "determinism": {"TF_NUM_INTEROP_THREADS": os.environ.get("TF_NUM_INTEROP_THREADS"),
-                        "op_determinism": True, "grappler_arithmetic_optimization": False},
+                        "op_determinism": _op_determinism(), "grappler_arithmetic_optimization": False},
         "created": _dt.datetime.now().isoformat(timespec="seconds"),
     }
 

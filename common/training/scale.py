@@ -67,6 +67,8 @@ class Scale:
         """The run record's ``scale`` entry: devices, strategy, precision, XLA."""
         out = {"devices": self.devices, "strategy": self.strategy, "precision": self.precision,
                "jit": bool(self.jit or self.backend == "jax"), "jit_requested": self.jit}
+        if self.jit and self.backend == "tensorflow":
+            out["op_determinism"] = False      # XLA needs it off (see configure)
         if self.device_names:
             out["device_names"] = list(self.device_names)
         if self.processes > 1:
@@ -201,6 +203,12 @@ def configure(devices=1, precision: str = "float32", jit: bool = False, batch_si
         low = batch_size - batch_size % n
         raise ScaleError(f"batch size {batch_size} does not split evenly over {n} devices: choose "
                          f"--batch-size {low or n} or {low + n} (the batch is the global batch)")
+    if jit and backend == "tensorflow":
+        # XLA has no deterministic kernel for some gradients (max pooling's): TensorFlow's op
+        # determinism must be off for --jit, so reruns may differ in the last digits
+        from tensorflow.python.framework import config as tf_config
+
+        tf_config.disable_op_determinism()
     policy = _resolve_precision(precision, kind)
     keras.config.set_dtype_policy(policy)
     scale = Scale(devices=n, precision=policy, jit=bool(jit), processes=processes, backend=backend,
@@ -255,6 +263,10 @@ def reset() -> None:
 
         distribution.set_distribution(None)
     keras.config.set_dtype_policy("float32")
+    if _current.jit and _current.backend == "tensorflow":
+        from tensorflow.python.framework import config as tf_config
+
+        tf_config.enable_op_determinism()
     _current = _DEFAULT
 
 

@@ -12,3 +12,17 @@ def test_scrub_paths_keeps_the_folder_name_and_nothing_else():
     assert clean["command"] == "python -m reproductions.asnet.train --data-dir DATA/ph2-dev --fold all"
     assert record["data_dir"].startswith("/home")                      # the run folder's own copy is untouched
     assert scrub_paths({"data_dir": None, "command": "python -m x"}) == {"data_dir": None, "command": "python -m x"}
+
+
+def test_runner_options_that_change_numbers_are_named_in_the_provenance():
+    from common.results import RunResult, run_options
+
+    rec = {"config": {"bn_recalibrate": 4, "precision": "mixed_bfloat16",
+                      "scale": {"devices": 2, "strategy": "jax DataParallel", "jit_requested": True}},
+           "metrics": {}}
+    words = run_options(rec)
+    assert words == "BatchNorm recalibrated from 4 batches, 2 devices (jax DataParallel), mixed_bfloat16, XLA"
+    assert run_options({"config": {}, "metrics": {}}) == ""
+    text = RunResult(row="r", dataset="ph2", split="kfold:5", scores={}, epochs=3, image_size=(64, 64),
+                     options=words, runs=["a"]).provenance()
+    assert "weights none, BatchNorm recalibrated from 4 batches" in text

@@ -231,3 +231,23 @@ def test_two_processes_on_localhost_match_one_process_on_two_devices(tmp_path):
     record = json.loads((tmp_path / "run" / "config.json").read_text())
     assert record["scale"]["processes"] == 2 and record["scale"]["devices"] == 2
     assert (tmp_path / "run-process1" / "history.csv").exists()
+
+
+def test_jit_on_tensorflow_trains_and_records_that_determinism_is_off(tmp_path):
+    import keras
+
+    if keras.backend.backend() != "tensorflow":
+        pytest.skip("--jit compiles the TensorFlow step; JAX always compiles")
+    from common.training import scale
+    from reproductions.asnet import train
+    from tensorflow.python.framework import config as tf_config
+
+    run = tmp_path / "jit"
+    try:
+        train.main([*ROWS["asnet"], "--epochs", "1", "--quiet", "--jit", "--run-dir", str(run)])
+    finally:
+        scale.reset()
+    record = json.loads((run / "config.json").read_text())
+    assert record["scale"]["jit_requested"] and record["scale"]["op_determinism"] is False
+    assert record["provenance"]["determinism"]["op_determinism"] is False
+    assert tf_config.is_op_determinism_enabled()          # back on for the next run of the process
