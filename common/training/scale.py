@@ -203,13 +203,13 @@ def configure(devices=1, precision: str = "float32", jit: bool = False, batch_si
         low = batch_size - batch_size % n
         raise ScaleError(f"batch size {batch_size} does not split evenly over {n} devices: choose "
                          f"--batch-size {low or n} or {low + n} (the batch is the global batch)")
+    policy = _resolve_precision(precision, kind)        # refused before anything is changed
     if jit and backend == "tensorflow":
         # XLA has no deterministic kernel for some gradients (max pooling's): TensorFlow's op
         # determinism must be off for --jit, so reruns may differ in the last digits
         from tensorflow.python.framework import config as tf_config
 
         tf_config.disable_op_determinism()
-    policy = _resolve_precision(precision, kind)
     keras.config.set_dtype_policy(policy)
     scale = Scale(devices=n, precision=policy, jit=bool(jit), processes=processes, backend=backend,
                   process_id=int(process_id or 0) if processes > 1 else 0,
