@@ -226,7 +226,7 @@ def _configure_scale(args, cfg) -> None:
                                  process_id=getattr(args, "process_id", None))
     except scale.ScaleError as exc:
         raise ConfigError(str(exc)) from None
-    args.precision = chosen.precision if args.precision != "float32" else "float32"
+    args.precision = chosen.precision              # "mixed" recorded as what it resolved to
     if chosen.devices > 1 or chosen.mixed or chosen.jit:
         print(f"compute: {scale.describe(chosen)}", file=sys.stderr)
 
