@@ -7,6 +7,10 @@ Per batch of ``B`` image/mask pairs:
 2. G is updated with D fixed on the whole batch:
    ``w_adv * -log D(x, G(x, z)) + lambda * L1(y, G(x, z)) + alpha * Jaccard(y, G(x, z))`` (eq. 7).
 
+Without "adversarial" in ``cfg.losses`` (the generator trained on L1 + Jaccard alone, a variant) D
+takes no part: step 1 is skipped and step 2 does not run D, so the step costs only G's update and
+D's weights stay as initialised.
+
 As in the authors' PyTorch pix2pix schema, D runs in training mode during the G update (its batch
 statistics are used) but its weights are not changed by it. The noise ``z`` is the decoder's dropout.
 
@@ -27,13 +31,15 @@ from common.training import scale as scale_lib
 from common.training.steps import JaxState, Step, backend, loss_scale
 
 
-def _generator_loss(cfg, y, fake, d_fake):
+def _generator_loss(cfg, y, fake, d_fake=None):
+    """Eq. 7 with the terms in ``cfg.losses``; ``d_fake`` (D's output on the generated pairs) is
+    needed only with the adversarial term."""
     terms = set(cfg.losses)
-    adv = losses.generator_adversarial_loss(d_fake)
-    # without "adversarial" in losses (a generator trained on L1 + Jaccard alone) the term is only
-    # logged: D still trains, but G does not follow it
-    total = cfg.adversarial_weight * adv if "adversarial" in terms else 0.0
-    logs = {"g_adv": adv}
+    total, logs = 0.0, {}
+    if "adversarial" in terms:
+        adv = losses.generator_adversarial_loss(d_fake)
+        total = cfg.adversarial_weight * adv
+        logs["g_adv"] = adv
     if "l1" in terms and cfg.l1_weight:
         l1 = losses.l1_loss(y, fake)
         total = total + cfg.l1_weight * l1
@@ -64,6 +70,7 @@ class Pix2PixStep(Step):
         g_optimizer, d_optimizer = scale_lib.wrap_optimizer(g_optimizer), scale_lib.wrap_optimizer(d_optimizer)
         self.g, self.d, self.g_opt, self.d_opt, self.cfg = (generator, discriminator, g_optimizer,
                                                            d_optimizer, cfg)
+        self.adversarial = "adversarial" in cfg.losses
         with scale.scope():
             if not g_optimizer.built:
                 g_optimizer.build(generator.trainable_variables)
@@ -86,6 +93,15 @@ class Pix2PixStep(Step):
         replicas = scale.replicas
         f32 = lambda t: tf.cast(t, "float32")  # noqa: E731 - mixed precision: losses in float32
 
+        def generator_only(x, y):
+            with tf.GradientTape() as tape:
+                fake = f32(g(x, training=True))
+                g_loss, logs = _generator_loss(cfg, y, fake)
+                scaled = g_opt.scale_loss(g_loss / replicas)
+            grads = tape.gradient(scaled, g.trainable_variables)
+            g_opt.apply_gradients(zip(grads, g.trainable_variables))
+            return logs
+
         def update(x, y):
             half = tf.shape(x)[0] // 2
             x_real, y_real, x_fake = x[:half], y[:half], x[half:]
@@ -106,7 +122,8 @@ class Pix2PixStep(Step):
             g_opt.apply_gradients(zip(grads, g.trainable_variables))
             return {"d_loss": d_loss, **logs}
 
-        step = tf.function(update, jit_compile=scale.jit, reduce_retracing=True)
+        step = tf.function(update if self.adversarial else generator_only, jit_compile=scale.jit,
+                           reduce_retracing=True)
         if replicas <= 1:
             return step
         strategy = scale._strategy
@@ -140,10 +157,15 @@ class Pix2PixStep(Step):
             d_loss = losses.discriminator_loss(d_real.astype("float32"), d_fake.astype("float32"))
             return (d_loss * factor if factor is not None else d_loss), (d_loss, d_ntv, g_ntv)
 
+        adversarial = self.adversarial
+
         def g_loss_fn(g_tv, g_ntv, d_tv, d_ntv, x, y, factor):
             fake, g_ntv = g.stateless_call(g_tv, g_ntv, x, training=True)
-            d_out, d_ntv = d.stateless_call(d_tv, d_ntv, [x, fake], training=True)
-            total, logs = _generator_loss(cfg, y, fake.astype("float32"), d_out.astype("float32"))
+            d_out = None
+            if adversarial:
+                d_out, d_ntv = d.stateless_call(d_tv, d_ntv, [x, fake], training=True)
+                d_out = d_out.astype("float32")
+            total, logs = _generator_loss(cfg, y, fake.astype("float32"), d_out)
             return (total * factor if factor is not None else total), (g_ntv, d_ntv, logs)
 
         d_grad = jax.value_and_grad(d_loss_fn, has_aux=True)
@@ -152,11 +174,15 @@ class Pix2PixStep(Step):
         @jax.jit
         def step(values, x, y):
             g_tv, g_ntv, g_ov, d_tv, d_ntv, d_ov = values
-            (_, (d_loss, d_ntv, g_ntv)), grads = d_grad(d_tv, d_ntv, g_tv, g_ntv, x, y, loss_scale(d_opt, d_ov))
-            d_tv, d_ov = d_opt.stateless_apply(d_ov, grads, d_tv)
+            d_logs = {}
+            if adversarial:
+                (_, (d_loss, d_ntv, g_ntv)), grads = d_grad(d_tv, d_ntv, g_tv, g_ntv, x, y,
+                                                            loss_scale(d_opt, d_ov))
+                d_tv, d_ov = d_opt.stateless_apply(d_ov, grads, d_tv)
+                d_logs = {"d_loss": d_loss}
             (_, (g_ntv, d_ntv, logs)), grads = g_grad(g_tv, g_ntv, d_tv, d_ntv, x, y, loss_scale(g_opt, g_ov))
             g_tv, g_ov = g_opt.stateless_apply(g_ov, grads, g_tv)
-            return {"d_loss": d_loss, **logs}, [g_tv, g_ntv, g_ov, d_tv, d_ntv, d_ov]
+            return {**d_logs, **logs}, [g_tv, g_ntv, g_ov, d_tv, d_ntv, d_ov]
 
         def call(x, y):
             logs, self.state.values = step(self.state.values, x, y)
