@@ -729,7 +729,8 @@ def evaluate_main(paper: ex.Paper, argv: Sequence[str] | None = None) -> dict:
                     "into the (first) run folder.")
     _run_options(parser, many=True)
     parser.add_argument("--data-dir", default=None,
-                        help="dataset root (default: the run's own); another dataset is scored whole")
+                        help="dataset root (default: the run's own, scored on the run's split); another "
+                             "dataset is scored whole")
     parser.add_argument("--dataset", default=None, help="dataset name when --data-dir is given (default auto)")
     parser.add_argument("--split", default="test", choices=["train", "val", "test", "all"],
                         help="which part of the run's split to score (falls back to val when the split "
@@ -737,6 +738,8 @@ def evaluate_main(paper: ex.Paper, argv: Sequence[str] | None = None) -> dict:
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--cache-dir", default=None, help="decoded-array cache folder")
     args = parser.parse_args(argv)
+    args.command = _portable_command(f"python -m reproductions.{paper.name}.evaluate",
+                                     sys.argv[1:] if argv is None else argv)
     from common.quiet import import_backend
 
     import_backend(verbose=args.verbose)
@@ -783,14 +786,51 @@ def _evaluate_group(paper, args, runs, views) -> dict:
     scored = task.score(samples, outputs, targets, native=index.name != "synthetic", post=post,
                         classes=index.classes)
     stem = (f"evaluate_{index.name}_{split}" + ("_ensemble" if len(runs) > 1 else "")
-            + ("" if args.tta == "none" else f"_tta-{args.tta}"))
+            + ("" if args.tta == "none" else f"_tta-{args.tta}") + _post_suffix(args, post))
     csv_path = first.run_dir / f"{stem}.csv"
     records.write_csv(csv_path, scored.per_image)
-    return {"run_dir": str(first.run_dir), "runs": [str(r.run_dir) for r in runs], "task": task.kind,
-            "checkpoint": first.checkpoint, "dataset": index.name, "split": split, "n": len(samples),
-            "tta": [v.name for v in views], "postprocess": post.to_dict(),
-            "predictor": _describe_predictor(runs, views, post),
-            "csv": str(csv_path), **scored.as_dict()}
+    result = {"run_dir": str(first.run_dir), "runs": [str(r.run_dir) for r in runs], "task": task.kind,
+              "checkpoint": first.checkpoint, "dataset": index.name, "split": split, "n": len(samples),
+              "tta": [v.name for v in views], "postprocess": post.to_dict(),
+              "predictor": _describe_predictor(runs, views, post),
+              "csv": str(csv_path), **scored.as_dict()}
+    _write_evaluation_record(first.run_dir / f"{stem}.json", result, args)
+    return result
+
+
+def _portable_command(prefix: str, argv: Sequence[str]) -> str:
+    """The command line without this machine's folders: runs by folder name, data as ``DATA/<name>``."""
+    out, rename = [prefix], {"--run-dir": "{}", "--data-dir": "DATA/{}", "--cache-dir": "CACHE"}
+    previous = None
+    for token in map(str, argv):
+        flag, eq, value = token.partition("=")
+        if eq and flag in rename:
+            token = f"{flag}={rename[flag].format(Path(value).name)}"
+        elif previous in rename:
+            token = rename[previous].format(Path(token).name)
+        out.append(token)
+        previous = token if token in rename else None
+    return " ".join(out)
+
+
+def _write_evaluation_record(path: Path, result: dict, args) -> None:
+    """The scores of one evaluate command beside its per-image CSV, with what ran them: the runs
+    (by folder name), the checkpoint, views, post-processing, the command and its provenance. The
+    results tables keep it with the run's record (``results/<paper>/records/<run>/``)."""
+    record = {k: v for k, v in result.items() if k not in ("per_image", "run_dir", "runs", "csv")}
+    record.update(runs=[Path(r).name for r in result["runs"]], csv=Path(result["csv"]).name,
+                  command=getattr(args, "command", None), provenance=records.provenance())
+    records.atomic_write_json(path, record)
+
+
+def _post_suffix(args, post) -> str:
+    """The per-image CSV's name names post-processing chosen on the command line, so that scoring
+    the same run another way does not overwrite the row's own scores."""
+    if (args.postprocess, args.threshold, getattr(args, "t_high", None)) == (None, None, None):
+        return ""
+    if post.kind == "threshold":
+        return f"_threshold-{post.threshold:g}"
+    return f"_double-{post.t_high:g}-{post.t_low:g}"
 
 
 def _describe_predictor(runs, views, post) -> str:
@@ -823,6 +863,16 @@ def _evaluate_attributes(paper, args, runs, views) -> dict:
             "csv": str(csv_path), **combined.as_dict()}
 
 
+def another_dataset(data_dir, record: dict) -> bool:
+    """Whether ``--data-dir`` names a dataset other than the run's own. The run's own folder, however
+    it is spelt (a trailing slash, a relative path, a link), keeps the run's split: scoring it whole
+    would score the images the run trained on."""
+    if not data_dir:
+        return False
+    own = record.get("data_dir")
+    return not own or Path(data_dir).resolve() != Path(own).resolve()
+
+
 def _evaluation_samples(args, run: LoadedRun):
     """The images to score: the run's split part, or a whole other dataset (``--data-dir``)."""
     from common.data import load_index
@@ -830,7 +880,7 @@ def _evaluation_samples(args, run: LoadedRun):
 
     record = run.record
     options = run.task.index_options()
-    if args.data_dir:
+    if another_dataset(args.data_dir, record):
         index = load_index(args.dataset or "auto", args.data_dir, **options)
         if run.subset is not None:
             index = run.subset(index, run.cfg, record.get("seed", 0))

@@ -124,6 +124,24 @@ def test_evaluate_json_repeats_the_recorded_scores(name, tiny_runs, capsys):
         assert out["mean"][key] == pytest.approx(value, abs=1e-6), key
 
 
+def test_evaluate_names_its_csv_after_post_processing_given_on_the_command_line(tiny_runs, capsys):
+    """Scoring a run at another threshold writes its own CSV; the row's scores stay."""
+    t = tiny_runs("slsnet")
+    evaluate = t.command("evaluate")
+    capsys.readouterr()
+    evaluate(["--run-dir", str(t.run), "--json"])
+    row = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    evaluate(["--run-dir", str(t.run), "--json", "--threshold", "0.3"])
+    other = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert Path(row["csv"]).name == f"evaluate_synthetic_{t.split}.csv"
+    assert Path(other["csv"]).name == f"evaluate_synthetic_{t.split}_threshold-0.3.csv"
+    assert Path(row["csv"]).is_file() and other["postprocess"]["threshold"] == 0.3
+    saved = json.loads(Path(other["csv"]).with_suffix(".json").read_text())   # the command's own record
+    assert saved["mean"] == other["mean"] and saved["runs"] == [t.run.name] and "per_image" not in saved
+    assert saved["command"].endswith(f"--run-dir {t.run.name} --json --threshold 0.3")
+    assert saved["provenance"]["git"]["commit"] and str(t.root) not in json.dumps(saved)
+
+
 @pytest.mark.parametrize("name", PAPERS)
 def test_predict_writes_binary_masks_at_each_inputs_size(name, tiny_runs, tmp_path):
     t = tiny_runs(name)

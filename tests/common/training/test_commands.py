@@ -28,3 +28,18 @@ def test_an_empty_data_folder_is_a_clean_error(tmp_path, capsys):
     assert exc.value.code in (1, 2)
     assert str(empty) in capsys.readouterr().err
     assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").rglob("config.json"))
+
+
+def test_evaluate_on_the_runs_own_folder_keeps_its_split(tmp_path):
+    """``--data-dir`` naming the run's own dataset (however spelt) must not score the training images."""
+    from common.training.commands import another_dataset
+
+    own, other = tmp_path / "ph2", tmp_path / "other"
+    own.mkdir(), other.mkdir()
+    (tmp_path / "link").symlink_to(own)
+    record = {"dataset": "ph2", "data_dir": str(own)}
+    for spelling in (str(own), str(own) + "/", str(tmp_path / "link"), str(own / ".." / "ph2")):
+        assert not another_dataset(spelling, record), spelling
+    assert another_dataset(str(other), record)
+    assert another_dataset(str(own), {"dataset": "synthetic", "data_dir": None})
+    assert not another_dataset(None, record)
