@@ -278,7 +278,8 @@ def fmt(value: float | None, std: float | None = None, percent: bool = True) -> 
 
 def scrub_paths(record: dict) -> dict:
     """A run record fit to commit: the data folder named by its last part (``DATA/ph2-dev``), not by
-    where it sat on the machine that ran it, in ``data_dir`` and in the recorded command."""
+    where it sat on the machine that ran it, in ``data_dir`` and in the recorded command; in the
+    command also the runs root (``RUNS``), the cache folder (``CACHE``) and a run folder (its name)."""
     out = dict(record)
     data_dir = out.get("data_dir")
     if data_dir:
@@ -287,6 +288,10 @@ def scrub_paths(record: dict) -> dict:
     if isinstance(command, str):
         out["command"] = re.sub(r"(--data-dir[ =])(\S+)", lambda m: m.group(1) + f"DATA/{Path(m.group(2)).name}",
                                 command)
+        for flag, name in (("--runs-root", "RUNS"), ("--cache-dir", "CACHE")):
+            out["command"] = re.sub(rf"({flag}[ =])(\S+)", lambda m, n=name: m.group(1) + n, out["command"])
+        out["command"] = re.sub(r"(--run-dir[ =])(\S+)", lambda m: m.group(1) + Path(m.group(2)).name,
+                                out["command"])
     return out
 
 

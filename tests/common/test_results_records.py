@@ -12,6 +12,9 @@ def test_scrub_paths_keeps_the_folder_name_and_nothing_else():
     assert clean["command"] == "python -m reproductions.asnet.train --data-dir DATA/ph2-dev --fold all"
     assert record["data_dir"].startswith("/home")                      # the run folder's own copy is untouched
     assert scrub_paths({"data_dir": None, "command": "python -m x"}) == {"data_dir": None, "command": "python -m x"}
+    other = scrub_paths({"command": "python -m x.train --runs-root /home/a/runs --cache-dir=/tmp/c "
+                                    "--run-dir /home/a/runs/x/ph2-fold0 --fold 0"})["command"]
+    assert other == "python -m x.train --runs-root RUNS --cache-dir=CACHE --run-dir ph2-fold0 --fold 0"
 
 
 def test_runner_options_that_change_numbers_are_named_in_the_provenance():
