@@ -738,8 +738,10 @@ def evaluate_main(paper: ex.Paper, argv: Sequence[str] | None = None) -> dict:
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--cache-dir", default=None, help="decoded-array cache folder")
     args = parser.parse_args(argv)
-    args.command = _portable_command(f"python -m reproductions.{paper.name}.evaluate",
-                                     sys.argv[1:] if argv is None else argv)
+    from common.results import scrub_paths
+
+    words = [f"python -m reproductions.{paper.name}.evaluate", *map(str, sys.argv[1:] if argv is None else argv)]
+    args.command = scrub_paths({"command": " ".join(words)})["command"]   # without this machine's folders
     from common.quiet import import_backend
 
     import_backend(verbose=args.verbose)
@@ -796,21 +798,6 @@ def _evaluate_group(paper, args, runs, views) -> dict:
               "csv": str(csv_path), **scored.as_dict()}
     _write_evaluation_record(first.run_dir / f"{stem}.json", result, args)
     return result
-
-
-def _portable_command(prefix: str, argv: Sequence[str]) -> str:
-    """The command line without this machine's folders: runs by folder name, data as ``DATA/<name>``."""
-    out, rename = [prefix], {"--run-dir": "{}", "--data-dir": "DATA/{}", "--cache-dir": "CACHE"}
-    previous = None
-    for token in map(str, argv):
-        flag, eq, value = token.partition("=")
-        if eq and flag in rename:
-            token = f"{flag}={rename[flag].format(Path(value).name)}"
-        elif previous in rename:
-            token = rename[previous].format(Path(token).name)
-        out.append(token)
-        previous = token if token in rename else None
-    return " ".join(out)
 
 
 def _write_evaluation_record(path: Path, result: dict, args) -> None:
