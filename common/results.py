@@ -310,9 +310,11 @@ def keep_records(results: Iterable[RunResult], records: Sequence[dict], results_
                     src = Path(rec["dir"]) / fname
                     if src.exists():
                         shutil.copyfile(src, target / fname)
-                # the evaluate commands' scores (other views, post-processing), with their provenance
-                for src in sorted(Path(rec["dir"]).glob("evaluate_*.json")):
-                    shutil.copyfile(src, target / src.name)
+                # the evaluate commands' scores (other views, post-processing) and a paper's probes
+                # of the run (e.g. SLSNet's discriminator), each with its provenance
+                for pattern in ("evaluate_*.json", "probe_*.json"):
+                    for src in sorted(Path(rec["dir"]).glob(pattern)):
+                        shutil.copyfile(src, target / src.name)
             patch = target / "source.patch"
             if patch.exists():
                 from common.training.records import atomic_write_bytes, code_part

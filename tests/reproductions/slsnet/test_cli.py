@@ -118,3 +118,43 @@ def test_rows_that_are_one_experiment_share_a_run_and_other_sizes_do_not(runs, t
         line = next(x for x in tables[7 if "SLSNet" in row else 6].splitlines() if x.startswith(f"| {row} |"))
         assert line.endswith("| not run |"), line
 
+
+
+def test_probe_reports_the_discriminator_on_real_generated_and_swapped_value_masks(runs, capsys):
+    """``probe`` loads G and D from the last state and writes its record beside the run's."""
+    import numpy as np
+
+    from reproductions.slsnet.probe import PROBES, main as probe, probe as probe_d
+
+    run = runs[1]
+    capsys.readouterr()
+    result = probe(["--run-dir", str(run), "--split", "val", "--json"])
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["d_output"] == result["d_output"]
+    assert set(result["d_output"]) == set(PROBES) and all(0 <= v <= 1 for v in result["d_output"].values())
+    assert result["epoch"] == EPOCHS and result["n"] == len(json.loads((run / "split.json").read_text())["val"])
+    saved = json.loads((run / "probe_discriminator_val.json").read_text())
+    assert saved["d_output"] == result["d_output"] and saved["provenance"]["git"]["commit"]
+
+    class Shape:       # a "discriminator" that sees only whether the mask is a disc, not its values
+        def __call__(self, pair, training):
+            m = np.asarray(pair[1])[..., 0]
+            return np.full((len(m), 1), float(np.mean((m[:, 8:24, 8:24] >= 0.5).mean((1, 2)) > 0.5)))
+
+    class Generator:   # soft masks of a square off the disc
+        def __call__(self, x, training):
+            out = np.full((len(x), 32, 32, 1), 0.2, "float32")
+            out[:, :10, :10] = 0.9
+            return out
+
+    y = np.zeros((4, 32, 32, 1), "float32")
+    y[:, 6:26, 6:26] = 1
+    scores = probe_d(Generator(), Shape(), np.zeros((4, 32, 32, 3), "float32"), y)
+    assert scores == {"real": 1.0, "generated": 0.0, "generated_binarised": 0.0, "real_softened": 1.0}
+
+
+def test_probe_of_a_folder_that_is_not_a_run_is_a_clean_error(tmp_path, capsys):
+    from reproductions.slsnet.probe import main as probe
+
+    with pytest.raises(SystemExit) as exc:
+        probe(["--run-dir", str(tmp_path)])
+    assert exc.value.code == 2 and "is not a run folder" in capsys.readouterr().err
