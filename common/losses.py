@@ -79,10 +79,19 @@ def categorical_ce(y_true, y_pred, from_logits: bool = False):
 
 
 @_register
-def l1_loss(y_true, y_pred):
-    """Mean absolute error |y - p| over pixels and batch (the L1 term of SLSNet eq. 7)."""
+def l1_loss(y_true, y_pred, reduction: str = "mean"):
+    """L1 distance |y - p| (the L1 term of SLSNet eq. 7), mean over the batch.
+
+    ``reduction`` says how each image's pixels are reduced: "mean" (the mean absolute error,
+    Keras's and PyTorch's default) or "sum" (the sum over the image's pixels: H * W times the mean,
+    so a weight on it means H * W times as much).
+    """
+    if reduction not in ("mean", "sum"):
+        raise ValueError(f"l1_loss: reduction {reduction!r} is not 'mean' or 'sum'")
     y_true, y_pred = _prepare(y_true, y_pred)
-    return ops.mean(ops.abs(y_true - y_pred))
+    if reduction == "mean":
+        return ops.mean(ops.abs(y_true - y_pred))
+    return ops.mean(_image_sum(ops.abs(y_true - y_pred)))
 
 
 @_register
@@ -99,15 +108,21 @@ def dice_loss(y_true, y_pred, smooth: float = 1.0):
 
 
 @_register
-def soft_jaccard_loss(y_true, y_pred, alpha: float = 1.0, beta: float = 1.0):
+def soft_jaccard_loss(y_true, y_pred, alpha: float = 1.0, beta: float = 1.0, reduction: str = "image"):
     """Jaccard loss with squared terms (SLSNet eq. 9; the transfer ensemble's eq. 3 form).
 
-    L = 1 - (sum g p + alpha) / (sum g^2 + sum p^2 - sum g p + beta), per image, mean over batch.
-    SLSNet gives no smoothing; alpha = beta = 1 is our choice (see module docstring).
+    L = 1 - (sum g p + alpha) / (sum g^2 + sum p^2 - sum g p + beta). With ``reduction="image"``
+    the sums run over each image's pixels and the losses are averaged over the batch; with
+    "batch" the sums run over every pixel of the batch (one Jaccard for the whole batch, as a
+    loss written over flattened tensors computes it). SLSNet gives no smoothing; alpha = beta = 1
+    is our choice (see module docstring).
     """
+    if reduction not in ("image", "batch"):
+        raise ValueError(f"soft_jaccard_loss: reduction {reduction!r} is not 'image' or 'batch'")
     y_true, y_pred = _prepare(y_true, y_pred)
-    inter = _image_sum(y_true * y_pred)
-    denom = _image_sum(ops.square(y_true)) + _image_sum(ops.square(y_pred)) - inter
+    total = _image_sum if reduction == "image" else ops.sum
+    inter = total(y_true * y_pred)
+    denom = total(ops.square(y_true)) + total(ops.square(y_pred)) - inter
     return ops.mean(1.0 - (inter + alpha) / (denom + beta))
 
 

@@ -134,7 +134,9 @@ def train_loop(run_dir: str | Path, *, step, train_batches, epochs: int,
 
     Args:
         run_dir: the run folder.
-        step: the compiled step; ``step(x, y)`` returns a dict of scalar losses.
+        step: the compiled step; ``step(x, y)`` returns a dict of scalar losses. A step with a
+            ``diagnostics(batches)`` method adds what it returns (a dict of floats, measured
+            without changing any state) to each epoch's history row.
         train_batches: a sequence of ``(x, y)`` batches with ``set_epoch(e)`` and ``len()``.
         epochs: total number of epochs of the run (not of this call).
         validate: returns the validation metrics (keys prefixed ``val_``), or None for none.
@@ -208,6 +210,9 @@ def train_loop(run_dir: str | Path, *, step, train_batches, epochs: int,
         step.sync()
         trained = time.time()
         row = {"epoch": epoch + 1, **{k: s / max(count, 1) for k, s in sums.items()}}
+        diagnostics = getattr(step, "diagnostics", None)
+        if diagnostics is not None:       # e.g. a GAN's gradient balance; changes no state
+            row.update(diagnostics(train_batches))
         if validate is not None:
             row.update(validate())
         row["seconds"] = round(time.time() - start, 3)

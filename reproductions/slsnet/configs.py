@@ -24,7 +24,9 @@ __all__ = [
     "canonical_row", "get_row",
 ]
 
-LOSSES = ("adversarial", "l1", "jaccard")
+LOSSES = ("adversarial", "l1", "jaccard", "bce")
+L1_REDUCTIONS = ("mean", "sum")  # per-image reduction of the L1 term (the paper does not say)
+JACCARD_REDUCTIONS = ("image", "batch")  # sums of the Jaccard term per image or over the batch
 AUGMENTATIONS = ("offline", "online", "none")
 SPLITS = ("official", "holdout", "count", "kfold")  # kinds of split spec (common.training.experiment.make_split)
 
@@ -34,7 +36,9 @@ class SLSNetConfig:
     """Everything that defines one SLSNet experiment (a row of Tables 3-8)."""
 
     #: the values each text field accepts (the runner refuses others, naming these)
-    CHOICES: ClassVar[dict[str, tuple]] = {"augmentation": AUGMENTATIONS, "dataset": ("isic2017", "isic2018")}
+    CHOICES: ClassVar[dict[str, tuple]] = {"augmentation": AUGMENTATIONS, "dataset": ("isic2017", "isic2018"),
+                                           "l1_reduction": L1_REDUCTIONS,
+                                           "jaccard_reduction": JACCARD_REDUCTIONS}
     #: text fields checked by their own parser
     OPEN_FIELDS: ClassVar[dict[str, str]] = {"split": "a split spec (official, holdout:..., count:..., kfold:...)",
                                              "losses": "a non-empty subset of LOSSES (checked below)"}
@@ -66,7 +70,10 @@ class SLSNetConfig:
     losses: tuple[str, ...] = ("adversarial", "l1", "jaccard")  # eq. 7; Table 8's "BCE" is the adversarial -log D(x, G(x, z))
     adversarial_weight: float = 1.0  # eq. 7: weight 1 on the adversarial term
     l1_weight: float = 0.1  # Sec. 4.3: lambda = 0.1
+    l1_reduction: str = "mean"  # not stated: "mean" over each image's pixels, or "sum" (lambda then acts H*W times)
     jaccard_weight: float = 0.5  # Sec. 4.3: alpha = 0.5 (soft Jaccard loss, eq. 9)
+    jaccard_reduction: str = "image"  # not stated: eq. 9's sums per image (then the batch mean), or over the batch
+    bce_weight: float = 1.0  # "bce" in losses: a pixel-wise BCE between G(x, z) and y (another reading of Table 8's "BCE")
 
     # --- optimisation (Sections 3.4 and 4.3) ---
     learning_rate: float = 2e-4  # Sec. 4.3: Adam, lr 0.0002
@@ -89,6 +96,15 @@ class SLSNetConfig:
             problems.append(f"split {self.split!r} is not one of {SPLITS} (e.g. official, holdout:0.8,0.2)")
         if self.augmentation not in AUGMENTATIONS:
             problems.append(f"augmentation {self.augmentation!r} is not one of {AUGMENTATIONS}")
+        for name, allowed in (("l1_reduction", L1_REDUCTIONS), ("jaccard_reduction", JACCARD_REDUCTIONS)):
+            if getattr(self, name) not in allowed:
+                problems.append(f"{name} {getattr(self, name)!r} is not one of {allowed}")
+        for name in ("adversarial_weight", "l1_weight", "jaccard_weight", "bce_weight", "learning_rate"):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value >= 0):
+                problems.append(f"{name} {value} must be a finite number >= 0")
+        if not self.learning_rate > 0:
+            problems.append(f"learning_rate {self.learning_rate} must be > 0")
         unknown = [name for name in self.losses if name not in LOSSES]
         if unknown or not self.losses:
             problems.append(f"losses {self.losses!r} must be a non-empty subset of {LOSSES}")

@@ -31,25 +31,56 @@ from common.training import scale as scale_lib
 from common.training.steps import JaxState, Step, backend, loss_scale
 
 
-def _generator_loss(cfg, y, fake, d_fake=None):
-    """Eq. 7 with the terms in ``cfg.losses``; ``d_fake`` (D's output on the generated pairs) is
-    needed only with the adversarial term."""
+def _generator_terms(cfg, y, fake, d_fake=None):
+    """The weighted terms of eq. 7 in ``cfg.losses``: name -> (weight, unweighted value).
+
+    "l1" is reduced per image as ``cfg.l1_reduction`` says, "jaccard" as ``cfg.jaccard_reduction``
+    says; "bce" (a pixel-wise binary cross-entropy between G's mask and the ground truth, one
+    reading of Table 8's "BCE") is an option beside the adversarial term. ``d_fake`` (D's output
+    on the generated pairs) is needed only with the adversarial term."""
     terms = set(cfg.losses)
-    total, logs = 0.0, {}
+    out = {}
     if "adversarial" in terms:
-        adv = losses.generator_adversarial_loss(d_fake)
-        total = cfg.adversarial_weight * adv
-        logs["g_adv"] = adv
+        out["adv"] = (cfg.adversarial_weight, losses.generator_adversarial_loss(d_fake))
     if "l1" in terms and cfg.l1_weight:
-        l1 = losses.l1_loss(y, fake)
-        total = total + cfg.l1_weight * l1
-        logs["g_l1"] = l1
+        out["l1"] = (cfg.l1_weight, losses.l1_loss(y, fake, reduction=cfg.l1_reduction))
     if "jaccard" in terms and cfg.jaccard_weight:
-        jac = losses.soft_jaccard_loss(y, fake)
-        total = total + cfg.jaccard_weight * jac
-        logs["g_jaccard"] = jac
+        out["jaccard"] = (cfg.jaccard_weight, losses.soft_jaccard_loss(y, fake, reduction=cfg.jaccard_reduction))
+    if "bce" in terms and cfg.bce_weight:
+        out["bce"] = (cfg.bce_weight, losses.bce(y, fake))
+    return out
+
+
+def _generator_loss(cfg, y, fake, d_fake=None):
+    """Eq. 7 with the terms in ``cfg.losses``: the total and the logged values."""
+    total, logs = 0.0, {}
+    for name, (weight, value) in _generator_terms(cfg, y, fake, d_fake).items():
+        total = weight * value if name == "adv" else total + weight * value
+        logs[f"g_{name}"] = value
     logs["g_loss"] = total
     return total, logs
+
+
+#: training batches per epoch on which :meth:`Pix2PixStep.diagnostics` measures the gradients
+BALANCE_BATCHES = 2
+
+
+def balance_logs(grads: dict, names) -> dict:
+    """History columns from each weighted term's gradient on G's weights (flat float64 vectors):
+    ``grad_<term>`` (its norm), ``grad_sup`` (the norm of the supervised terms' sum) and, with the
+    adversarial term, ``grad_adv_over_sup`` (the ratio of the norms) and ``grad_cos_adv_sup`` (the
+    cosine between the adversarial and the supervised gradient)."""
+    logs = {f"grad_{name}": float(np.linalg.norm(grads[name])) for name in names}
+    supervised = [grads[name] for name in names if name != "adv"]
+    if supervised:
+        sup = np.sum(supervised, axis=0)
+        logs["grad_sup"] = float(np.linalg.norm(sup))
+        if "adv" in grads:
+            adv = grads["adv"]
+            denom = np.linalg.norm(adv) * logs["grad_sup"]
+            logs["grad_adv_over_sup"] = float(np.linalg.norm(adv) / max(logs["grad_sup"], 1e-30))
+            logs["grad_cos_adv_sup"] = float(adv @ sup / denom) if denom > 0 else float("nan")
+    return logs
 
 
 class Pix2PixStep(Step):
@@ -189,6 +220,66 @@ class Pix2PixStep(Step):
             return logs
 
         return call
+
+
+    # -- gradient balance --------------------------------------------------------------------------
+    def diagnostics(self, batches) -> dict:
+        """The gradient balance of eq. 7 on the first :data:`BALANCE_BATCHES` batches of
+        ``batches`` (the epoch just trained, after ``sync``): each weighted term's gradient on G's
+        weights, from the current weights and without changing any state (stateless calls: no
+        BatchNorm statistic, dropout seed or weight moves), so a run's numbers are the same with or
+        without it. Averaged over the batches; the history's ``grad_*`` columns.
+
+        With one term only (the generator on one loss) there is nothing to balance: returns {}."""
+        names = list(self._term_names())
+        if len(names) < 2 or scale_lib.current().replicas > 1:
+            return {}
+        total: dict[str, list] = {}
+        for i in range(min(BALANCE_BATCHES, len(batches))):
+            x, y = batches[i]
+            grads = self._term_grads(np.asarray(x), np.asarray(y))
+            for key, value in balance_logs(grads, names).items():
+                total.setdefault(key, []).append(value)
+        return {key: float(np.mean(values)) for key, values in total.items()}
+
+    def _term_names(self):
+        probe = _generator_terms(self.cfg, np.zeros((1, 1), "float32"), np.zeros((1, 1), "float32"),
+                                 np.full((1, 1), 0.5, "float32") if self.adversarial else None)
+        return probe.keys()
+
+    def _term_grads(self, x, y) -> dict:
+        """name -> the flat gradient (float64) of the weighted term on G's trainable weights."""
+        g, d, cfg = self.g, self.d, self.cfg
+        g_tv = [v.value for v in g.trainable_variables]
+        g_ntv = [v.value for v in g.non_trainable_variables]
+        d_tv = [v.value for v in d.trainable_variables]
+        d_ntv = [v.value for v in d.non_trainable_variables]
+        adversarial = self.adversarial
+
+        def terms(tv):
+            fake, _ = g.stateless_call(tv, g_ntv, x, training=True)
+            fake = keras.ops.cast(fake, "float32")
+            d_out = None
+            if adversarial:
+                d_out, _ = d.stateless_call(d_tv, d_ntv, [x, fake], training=True)
+                d_out = keras.ops.cast(d_out, "float32")
+            return {k: w * v for k, (w, v) in _generator_terms(cfg, y, fake, d_out).items()}
+
+        flat = lambda gs: np.concatenate([np.asarray(t, "float64").ravel() for t in gs])  # noqa: E731
+        if backend() == "jax":
+            import jax
+
+            names = list(self._term_names())
+            return {n: flat(jax.grad(lambda tv, n=n: terms(tv)[n])(g_tv)) for n in names}
+        import tensorflow as tf
+
+        tv = [tf.convert_to_tensor(t) for t in g_tv]
+        with tf.GradientTape(persistent=True) as tape:
+            tape.watch(tv)
+            values = terms(tv)
+        out = {n: flat(tape.gradient(v, tv)) for n, v in values.items()}
+        del tape
+        return out
 
 
 def halves_per_replica(n: int, replicas: int) -> np.ndarray:

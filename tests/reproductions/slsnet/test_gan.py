@@ -35,6 +35,27 @@ assert all(np.isfinite(v) for l in logs for v in l.values()), logs
 assert set(logs[0]) == {"d_loss", "g_adv", "g_l1", "g_jaccard", "g_loss"}, logs[0]
 assert logs[-1]["g_l1"] < logs[0]["g_l1"], [l["g_l1"] for l in logs]
 assert any(not np.allclose(a, b) for a, b in zip(before, after)), "D was not updated"
+# the gradient balance (history's grad_* columns) changes no state: weights, BatchNorm statistics,
+# dropout seeds and optimizer slots are the same after it
+state = [np.array(v) for m in parts.models.values() for v in m.variables]
+state += [np.array(v) for o in parts.optimizers.values() for v in o.variables]
+balance = parts.step.diagnostics([(x, y), (x[::-1], y[::-1])])
+assert {"grad_adv", "grad_l1", "grad_jaccard", "grad_sup", "grad_adv_over_sup", "grad_cos_adv_sup"} <= set(balance), balance
+assert -1.0 <= balance["grad_cos_adv_sup"] <= 1.0 and balance["grad_adv"] > 0 and balance["grad_sup"] > 0, balance
+assert abs(balance["grad_adv_over_sup"] - balance["grad_adv"] / balance["grad_sup"]) < 1e-3 * balance["grad_adv_over_sup"]
+after_state = [np.array(v) for m in parts.models.values() for v in m.variables]
+after_state += [np.array(v) for o in parts.optimizers.values() for v in o.variables]
+assert len(state) == len(after_state) and all(np.array_equal(a, b) for a, b in zip(state, after_state)), \
+    "diagnostics changed the training state"
+# the weighted L1 gradient doubles with lambda (the weights are those of eq. 7)
+double = build_training(replace(cfg, l1_weight=2 * cfg.l1_weight))
+for src, dst in zip(parts.models["generator"].variables, double.models["generator"].variables):
+    dst.assign(np.array(src))
+for src, dst in zip(parts.models["discriminator"].variables, double.models["discriminator"].variables):
+    dst.assign(np.array(src))
+doubled = double.step.diagnostics([(x, y), (x[::-1], y[::-1])])
+assert abs(doubled["grad_l1"] / balance["grad_l1"] - 2.0) < 1e-3, (doubled["grad_l1"], balance["grad_l1"])
+assert abs(doubled["grad_adv"] - balance["grad_adv"]) < 1e-4 * balance["grad_adv"], (doubled, balance)
 pred = np.asarray(parts.predictor.predict_on_batch(x))
 assert pred.shape == (4, 32, 32, 1) and 0 <= pred.min() and pred.max() <= 1
 # the generator alone (no adversarial term): D takes no part and is not updated
@@ -46,6 +67,11 @@ after = [np.array(v) for v in parts.models["discriminator"].trainable_weights]
 assert set(alone[0]) == {"g_l1", "g_jaccard", "g_loss"}, alone[0]
 assert alone[-1]["g_loss"] < alone[0]["g_loss"], [l["g_loss"] for l in alone]
 assert all(np.array_equal(a, b) for a, b in zip(before, after)), "D changed without the adversarial term"
+# one supervised term per reading is no balance; two are (no adversarial columns without D)
+assert set(parts.step.diagnostics([(x, y)])) == {"grad_l1", "grad_jaccard", "grad_sup"}
+parts = build_training(replace(cfg, losses=("adversarial", "bce")))
+bce_logs = parts.step(x, y)
+assert set(bce_logs) == {"d_loss", "g_adv", "g_bce", "g_loss"}, bce_logs
 print("ok", logs[0]["g_l1"], logs[-1]["g_l1"])
 """
 
@@ -93,3 +119,35 @@ def test_losses_without_adversarial_leave_the_adversarial_term_out_of_the_genera
     assert float(total_both) == pytest.approx(float(total_alone) + cfg.adversarial_weight * float(logs["g_adv"]),
                                               rel=1e-5)
 
+
+
+def test_loss_readings_l1_sum_and_batch_jaccard():
+    """The readings of eq. 7 the paper leaves open: L1 summed over each image's pixels is H*W times
+    the mean; the Jaccard term over the whole batch is one ratio of batch sums."""
+    import numpy as np
+
+    from common import losses as L
+
+    rng = np.random.default_rng(1)
+    y = (rng.random((3, 8, 16, 1)) > 0.5).astype("float32")
+    p = rng.random((3, 8, 16, 1)).astype("float32")
+    assert float(L.l1_loss(y, p, reduction="sum")) == pytest.approx(128 * float(L.l1_loss(y, p)), rel=1e-5)
+    inter, denom = (y * p).sum(), (y ** 2).sum() + (p ** 2).sum() - (y * p).sum()
+    assert float(L.soft_jaccard_loss(y, p, reduction="batch")) == pytest.approx(1 - (inter + 1) / (denom + 1),
+                                                                                 rel=1e-5)
+    per_image = [1 - ((y[i] * p[i]).sum() + 1) / ((y[i] ** 2).sum() + (p[i] ** 2).sum() - (y[i] * p[i]).sum() + 1)
+                 for i in range(3)]
+    assert float(L.soft_jaccard_loss(y, p)) == pytest.approx(np.mean(per_image), rel=1e-5)
+    with pytest.raises(ValueError, match="reduction"):
+        L.l1_loss(y, p, reduction="max")
+
+
+def test_config_refuses_readings_and_weights_out_of_range():
+    from dataclasses import replace
+
+    from reproductions.slsnet.configs import BASE
+
+    for bad in (dict(l1_reduction="median"), dict(jaccard_reduction="pixel"), dict(l1_weight=-1.0),
+                dict(learning_rate=-5.0), dict(bce_weight=float("inf")), dict(losses=("l2",))):
+        with pytest.raises(ValueError, match="invalid SLSNetConfig"):
+            replace(BASE, **bad)
