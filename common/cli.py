@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import difflib
+import math
 import os
 import re
 import typing
@@ -121,7 +122,47 @@ def apply_overrides(config: Any, overrides: Sequence[str] | Mapping[str, Any]) -
             changes[key] = parse_image_size(value)      # one parser: N or HxW (or H,W)
             continue
         changes[key] = _convert(value, hints[key], key) if isinstance(value, str) else value
-    return dataclasses.replace(config, **changes)
+    for key, value in changes.items():
+        problem = value_problem(key, value)
+        if problem:
+            raise ConfigError(f"--set {key}={value}: {problem}")
+    try:
+        return dataclasses.replace(config, **changes)
+    except (TypeError, ValueError, IndexError, KeyError) as exc:
+        shown = " ".join(f"--set {k}={v}" for k, v in changes.items())
+        raise ConfigError(f"{shown}: {exc}") from None
+
+
+#: Ranges of fields that several papers share, checked for every ``--set`` (a paper's config checks
+#: its own fields in ``__post_init__``): name -> (test, what it must be).
+VALUE_RULES: dict[str, tuple] = {
+    "learning_rate": (lambda v: v > 0, "a learning rate must be > 0"),
+    "momentum": (lambda v: 0 <= v < 1, "momentum must be in [0, 1)"),
+    "dropout": (lambda v: 0 <= v < 1, "a dropout rate must be in [0, 1)"),
+    "threshold": (lambda v: 0 < v < 1, "a probability threshold must be in (0, 1)"),
+    "weight_decay": (lambda v: v >= 0, "weight decay must be >= 0"),
+    "decay": (lambda v: v >= 0, "decay must be >= 0"),
+    "batch_size": (lambda v: v >= 1, "the batch size must be at least 1"),
+    "epochs": (lambda v: v >= 1, "the number of epochs must be at least 1"),
+    "n_classes": (lambda v: v >= 2, "a classifier needs at least 2 classes"),
+}
+
+
+def value_problem(key: str, value: Any) -> str | None:
+    """What is wrong with ``value`` for field ``key`` (None if nothing): numbers must be finite,
+    shared fields within :data:`VALUE_RULES`, weights (``*_weight``) >= 0."""
+    numbers = value if isinstance(value, tuple) else (value,)
+    for v in numbers:
+        if isinstance(v, float) and not math.isfinite(v):
+            return "must be a finite number"
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    rule = VALUE_RULES.get(key)
+    if rule is None and key.endswith("_weight"):
+        rule = (lambda v: v >= 0, "a loss weight must be >= 0")
+    if rule is not None and not rule[0](value):
+        return f"out of range ({rule[1]})"
+    return None
 
 
 def check_choices(config: Any) -> None:

@@ -74,7 +74,7 @@ def read_image(path: str, size: tuple[int, int] | None = None) -> tuple[np.ndarr
         raise DataError(f"{path}: image cannot be decoded ({exc}); {_FIX_IMAGE}") from exc
 
 
-def binarize_mask(values: np.ndarray, path: str = "<array>") -> np.ndarray:
+def binarize_mask(values: np.ndarray, path: str = "<array>", threshold: int = 128) -> np.ndarray:
     """Turn decoded mask pixel values into a {0, 1} uint8 array [H, W].
 
     Args:
@@ -101,13 +101,13 @@ def binarize_mask(values: np.ndarray, path: str = "<array>") -> np.ndarray:
     total = v.size
     # pixels strictly between the two levels, (tol, 255 - tol), counted with one wrapping subtraction
     mid = int(np.count_nonzero(v - np.uint8(LEVEL_TOLERANCE + 1) < np.uint8(254 - 2 * LEVEL_TOLERANCE)))
-    if mid > MAX_INTERMEDIATE_SHARE * total:
-        levels = int(np.count_nonzero(np.bincount(v.ravel(), minlength=256)))
+    levels = int(np.count_nonzero(np.bincount(v.ravel(), minlength=256))) if mid > MAX_INTERMEDIATE_SHARE * total else 0
+    if levels > 2:                      # two levels (0 and 200, say) are a binary mask: > 128 decides
         raise DataError(
             f"{path}: mask has {levels} grey levels with {100 * mid / total:.1f}% of pixels between "
             f"{LEVEL_TOLERANCE} and {255 - LEVEL_TOLERANCE} (expected a binary 0/255 mask; a JPEG-"
             f"compressed or soft mask?); save it as a lossless PNG of 0 and 255")
-    foreground = v > 128
+    foreground = v > threshold
     if vmax <= 128 and np.count_nonzero(v) > MAX_INTERMEDIATE_SHARE * total:
         raise DataError(
             f"{path}: mask values are 0..{vmax} with none above 128 — it looks like a label map, "
@@ -115,10 +115,11 @@ def binarize_mask(values: np.ndarray, path: str = "<array>") -> np.ndarray:
     return foreground.view(np.uint8)
 
 
-def read_mask(path: str) -> tuple[np.ndarray, tuple[int, int]]:
+def read_mask(path: str, threshold: int = 128) -> tuple[np.ndarray, tuple[int, int]]:
     """Decode a mask file to {0, 1} uint8 [H, W] at its own size.
 
-    Accepts 1-bit, greyscale, palette and RGB(A) masks (see `binarize_mask`).
+    Accepts 1-bit, greyscale, palette and RGB(A) masks (see `binarize_mask`); foreground is
+    ``> threshold`` (the challenge's 128).
 
     Returns:
         ``(mask [H, W] uint8 {0,1}, (width, height))``.
@@ -138,7 +139,7 @@ def read_mask(path: str) -> tuple[np.ndarray, tuple[int, int]]:
         raise DataError(f"{path}: mask cannot be decoded ({exc}); {_FIX_IMAGE}") from exc
     if mode in ("LA", "RGBA", "La", "RGBa"):
         values = _without_alpha(values, path)
-    return binarize_mask(values, path), size
+    return binarize_mask(values, path, threshold), size
 
 
 def _without_alpha(values: np.ndarray, path: str) -> np.ndarray:

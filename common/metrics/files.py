@@ -16,25 +16,36 @@ def _warn(message: str) -> None:
     print(f"warning: {message}", file=sys.stderr)
 
 
-def read_mask(path) -> np.ndarray:
-    """Read a mask file as a 2-D uint8 array (1-bit images become 0/255, colour images grey)."""
+def read_mask(path, threshold: int = MASK_THRESHOLD_8BIT) -> np.ndarray:
+    """Read a mask file as a 2-D uint8 array of 0/255, with the reader training uses
+    (:func:`common.data.decode.read_mask`): 1-bit, grey, palette, RGB (the lesion in any channel)
+    and RGBA (the lesion in the colour channels or in the alpha channel alone) masks, 8- or 16-bit.
+    A grey mask is foreground above 128, as the challenge binarises; a mask of only 0 and 1 is read
+    as 0/255 with a warning (the challenge's scorer would read it as empty). What is not a binary
+    mask (a soft map, a label map, colour and alpha that disagree) is refused, naming the file."""
     from PIL import Image
+
+    from common.data.decode import read_mask as decode_mask
+    from common.data.errors import DataError
 
     path = Path(path)
     try:
-        with Image.open(path) as image:
-            image.load()
-            if image.mode not in ("1", "L"):
-                if image.mode in ("I", "I;16", "I;16B", "F"):
-                    raise ScoringError(f"{path}: {image.mode} images are not 8-bit masks; save as 8-bit PNG")
-                image = image.convert("L")
-            elif image.mode == "1":
-                image = image.convert("L")
-            return np.asarray(image, dtype=np.uint8)
-    except ScoringError:
-        raise
-    except Exception as err:  # PIL raises several types for unreadable files
+        mask, _ = decode_mask(str(path), threshold)
+    except DataError as err:
+        raise ScoringError(str(err)) from None
+    except Exception as err:  # noqa: BLE001 - PIL raises several types for unreadable files
         raise ScoringError(f"could not read mask {path}: {err}") from None
+    try:
+        with Image.open(path) as image:
+            low_values = image.mode in ("L", "P", "RGB", "RGBA", "LA", "I", "I;16") and 0 < max(
+                hi for _, hi in (image.getextrema() if isinstance(image.getextrema()[0], tuple)
+                                 else (image.getextrema(),))) <= 1 and image.mode != "P"
+    except Exception:  # noqa: BLE001 - it was decoded above; the warning is a courtesy
+        low_values = False
+    if low_values:
+        _warn(f"{path.name} holds values 0/1: read as 0/255, as training reads it (the challenge's scorer, "
+              "binarising at > 128, would read it as empty; save masks as 0/255)")
+    return (mask * np.uint8(255)).astype(np.uint8)
 
 
 def _index_masks(folder: Path, role: str, with_attribute: bool = False) -> dict:
@@ -70,13 +81,11 @@ def _pair_masks(truth_dir, pred_dir, threshold: int, with_attribute: bool = Fals
                            f"{pred_dir}: {shown}")
     for key, truth_path in truth_index.items():
         pred_path = pred_index[key]
-        truth, pred = read_mask(truth_path), read_mask(pred_path)
+        truth, pred = read_mask(truth_path, threshold), read_mask(pred_path, threshold)
         if truth.shape != pred.shape:
             raise ScoringError(
                 f"size mismatch for {key}: truth {truth_path.name} is {truth.shape[1]}x{truth.shape[0]} "
                 f"(width x height) but prediction {pred_path.name} is {pred.shape[1]}x{pred.shape[0]}")
-        if pred.max() == 1 and threshold >= 1:
-            _warn(f"{pred_path.name} holds values 0/1; at > {threshold} it is empty (save masks as 0/255)")
         yield key, binarize_8bit(truth, threshold), binarize_8bit(pred, threshold)
 
 
@@ -137,9 +146,13 @@ def read_class_csv(path) -> tuple[list[str], list[str], np.ndarray]:
             raise ScoringError(f"{path}: image {key} appears on lines {seen[key]} and {line}")
         seen[key] = line
         try:
-            values.append([float(cell) for cell in row[1:]])
+            numbers = [float(cell) for cell in row[1:]]
         except ValueError:
             raise ScoringError(f"{path}, line {line}: a class value is not a number: {row[1:]}") from None
+        if not all(np.isfinite(numbers)):
+            raise ScoringError(f"{path}, line {line} ({key}): a class value is NaN or infinite ({row[1:]}); "
+                               "a prediction needs a finite probability for every class")
+        values.append(numbers)
         ids.append(key)
     if not ids:
         raise ScoringError(f"{path} has a header but no rows")

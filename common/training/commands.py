@@ -103,7 +103,23 @@ def train_main(paper: ex.Paper, argv: Sequence[str] | None = None) -> list[Path]
         name = type(exc).__name__
         if name == "DataError" or isinstance(exc, TrainingDiverged):
             parser.exit(1, f"error: {exc}\n")
+        if isinstance(exc, OSError):
+            parser.exit(1, f"error: {os_error_message(exc)}\n")
         raise
+
+
+def os_error_message(exc: OSError) -> str:
+    """One line for an OS error while reading or writing a file: what, which file, and the fix."""
+    import errno
+
+    where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
+    if exc.errno == errno.ENOSPC:
+        return (f"{where}no space left on the device; nothing half-written was kept. Free some space "
+                "(or point --runs-root / --cache-dir / --out elsewhere) and run again (--resume continues a run)")
+    if exc.errno in (errno.EACCES, errno.EROFS, errno.EPERM):
+        return (f"{where}not allowed to write here ({exc.strerror}); choose a writable folder "
+                "(--runs-root, --cache-dir or --out)")
+    return f"{where}{exc.strerror or exc}"
 
 
 def _interrupted_message(paper, run_dir: Path | None) -> str:
@@ -181,6 +197,8 @@ def _train(paper, args, where: _Progress | None = None) -> list[Path]:
         base = paper.rows[row]
     if args.seed is None:
         args.seed = 0
+    if not 0 <= args.seed < 2 ** 32:
+        raise ConfigError(f"--seed {args.seed}: give a whole number from 0 to {2 ** 32 - 1}")
     if args.bn_recalibrate is None:
         args.bn_recalibrate = 0
     if args.bn_recalibrate < 0:
@@ -301,8 +319,8 @@ def _train_one(paper, args, row, cfg, weights, dataset, fold, where: _Progress) 
     if resume:
         saved = records.load_json(run_dir / "config.json")
         mine = json.loads(json.dumps(records._jsonable(record)))
-        for key in ("row", "config", "dataset", "fold", "seed", "split_spec", "encoder_weights", "limit",
-                    "bn_recalibrate", "precision"):
+        for key in ("row", "config", "dataset", "data_dir", "fold", "seed", "split_spec", "encoder_weights",
+                    "limit", "bn_recalibrate", "precision"):
             if saved.get(key, _RECORD_DEFAULTS.get(key)) != mine.get(key):
                 raise ConfigError(f"--resume: {run_dir} was started with {key}={_describe(saved.get(key), mine.get(key))}; "
                                   f"leave the option out (resume takes the recorded value) or give the same one")
@@ -352,8 +370,12 @@ def _fit_and_score(paper, args, row, cfg, weights, fold, run_dir, record, resume
 
     cfg = fields.tracked(cfg)            # which fields the run reads: --set on any other is refused
     task = paper.task_for(cfg)
+    from common.data.splits import load_split
+
+    # A resumed run keeps the split it started with, whatever the folder holds now.
+    fixed = load_split(run_dir / "split.json") if resume and (run_dir / "split.json").exists() else None
     data = ex.prepare_data(args, cfg, seed=args.seed, fold=fold, fallback=paper.fallback_split,
-                           index_options=task.index_options(), subset=paper.subset)
+                           index_options=task.index_options(), subset=paper.subset, fixed_split=fixed)
     record["dataset"] = data.index.name
     row_data = getattr(cfg, "dataset", None)          # the data the paper ran this row on
     if row_data and data.index.name != row_data:
@@ -384,6 +406,9 @@ def _fit_and_score(paper, args, row, cfg, weights, fold, run_dir, record, resume
         if record.get("training_subset") != subset:
             record["training_subset"] = subset
             records.atomic_write_json(run_dir / "config.json", record)
+    if cfg.batch_size > len(x_train):
+        raise ConfigError(f"batch size {cfg.batch_size} is larger than the training part ({len(x_train)} "
+                          f"images): give --batch-size {len(x_train)} or less, or use more training images")
     if paper.offline_expand is not None and getattr(cfg, "augmentation", "") == "offline":
         x_train, y_train = paper.offline_expand(cfg, x_train, y_train, args.seed)
     augment = paper.augment(cfg) if paper.augment is not None else None
@@ -745,10 +770,16 @@ def evaluate_main(paper: ex.Paper, argv: Sequence[str] | None = None) -> dict:
     from common.quiet import import_backend
 
     import_backend(verbose=args.verbose)
+    from common.data.errors import DataError
+
     try:
         result = _evaluate(paper, args)
     except ConfigError as exc:
         parser.exit(2, f"error: {exc}\n")
+    except DataError as exc:
+        parser.exit(1, f"error: {exc}\n")
+    except OSError as exc:
+        parser.exit(1, f"error: {os_error_message(exc)}\n")
     if args.json:
         print(json.dumps(result))
     else:
@@ -955,15 +986,24 @@ def predict_main(paper: ex.Paper, argv: Sequence[str] | None = None) -> list[Pat
                     "MEL..UNK). Several --run-dir make an ensemble; --tta adds test-time views.")
     _run_options(parser, many=True)
     parser.add_argument("inputs", nargs="+", metavar="IMAGE_OR_DIR", help="images or folders of images")
-    parser.add_argument("--out", required=True, help="output folder")
+    parser.add_argument("--out", required=True, help="output folder (files already there are not replaced "
+                                                      "unless --overwrite is given)")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace prediction files of the same names already in --out")
     args = parser.parse_args(argv)
     from common.quiet import import_backend
 
     import_backend(verbose=args.verbose)
+    from common.data.errors import DataError
+
     try:
         return _predict(paper, args)
     except ConfigError as exc:
         parser.exit(2, f"error: {exc}\n")
+    except DataError as exc:
+        parser.exit(1, f"error: {exc} (nothing was written)\n")
+    except OSError as exc:
+        parser.exit(1, f"error: {os_error_message(exc)}\n")
 
 
 def _predict(paper, args) -> list[Path]:
@@ -975,7 +1015,7 @@ def _predict(paper, args) -> list[Path]:
     files = _collect_images(args.inputs)
     runs = [open_run(paper, r, args.checkpoint) for r in args.run_dir]
     out_dir = Path(args.out)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    _check_outputs(runs, files, out_dir, args.overwrite)
     written = []
     groups: dict[str, list] = {}
     for r in runs:
@@ -1008,6 +1048,42 @@ def _predict(paper, args) -> list[Path]:
     print(f"wrote {len(written)} {'file' if kind == 'classification' else what} to {out_dir}"
           + (f" ({len(files)} images' {what})" if kind == "classification" else ""))
     return written
+
+
+def _check_outputs(runs, files: Sequence[Path], out_dir: Path, overwrite: bool) -> None:
+    """Refuse, before any prediction, what would lose data: two inputs writing one output (the same
+    ISIC id or stem in two folders, ``X.jpg`` beside ``X_downsampled.jpg``), files already in the
+    output folder (unless ``--overwrite``), and an output folder that cannot be written."""
+    import os
+
+    names: list[str] = []
+    for run in runs:
+        task = run.task
+        seen: dict[str, Path] = {}
+        clashes = []
+        for path in files:
+            key = task.output_key(path)
+            if key in seen:
+                clashes.append(f"{seen[key]} and {path} (both {key})")
+            seen[key] = path
+        if clashes:
+            raise ConfigError(f"{len(clashes)} inputs would overwrite each other's prediction: "
+                              + "; ".join(clashes[:5]) + ("; ..." if len(clashes) > 5 else "")
+                              + ". Predict them into separate --out folders")
+        names += [n for n in task.output_files(files) if n not in names]
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ConfigError(f"--out {out_dir} is a file, not a folder: name a folder")
+    existing = [n for n in names if (out_dir / n).exists()]
+    if existing and not overwrite:
+        raise ConfigError(f"--out {out_dir} already holds {len(existing)} of the files this would write ("
+                          + ", ".join(existing[:5]) + (", ..." if len(existing) > 5 else "")
+                          + "): choose an empty folder, or give --overwrite to replace them")
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"--out {out_dir}: cannot create the folder ({exc.strerror})") from None
+    if not os.access(out_dir, os.W_OK):
+        raise ConfigError(f"--out {out_dir}: the folder is not writable; choose another")
 
 
 def _classes(run: LoadedRun):

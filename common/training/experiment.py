@@ -9,6 +9,8 @@ masks and classes.
 """
 from __future__ import annotations
 
+import math
+
 import dataclasses
 import os
 import sys
@@ -174,15 +176,29 @@ def make_split(index, spec: str, seed: int, fold: int | None = None) -> dict[str
         pool = [s for s in pool if s.split == "train"]
     ids = [s.id for s in pool]
     labels = [s.label for s in pool] if pool and all(s.label is not None for s in pool) else None
-    nums = [float(v) for v in rest.split(",") if v.strip()] if rest else []
+    try:
+        nums = [float(v) for v in rest.split(",") if v.strip()] if rest else []
+    except ValueError:
+        raise ConfigError(f"--split {spec}: the numbers after ':' must be numbers separated by commas, "
+                          "e.g. holdout:0.8,0.2, count:2094 or kfold:5") from None
+    if any(not math.isfinite(v) for v in nums):
+        raise ConfigError(f"--split {spec}: every number must be finite")
     if kind == "official":
         result = splits.official(index)
         if not result.get("train"):
             raise ConfigError(f"dataset {index.name!r} defines no official split; use e.g. --split holdout:0.8,0.2")
+        if not result.get("val") and not result.get("test"):
+            raise ConfigError(f"--split official: {index.name} here holds only an official training part "
+                              f"({len(result['train'])} images, no validation or test images), so nothing "
+                              "would select or score the model; split it with e.g. --split holdout:0.8,0.1,0.1 "
+                              "or --split kfold:5")
         return result
     if kind == "holdout":
         names = ["train", "val", "test"][:len(nums)] or ["train", "val"]
         nums = nums or [0.8, 0.2]
+        if len(nums) == 1:
+            raise ConfigError(f"--split {spec}: give the training and the validation fraction (and optionally "
+                              f"the test fraction), e.g. holdout:{nums[0]:g},{round(1 - nums[0], 6):g}")
         if len(nums) > 3 or any(not 0 < v < 1 for v in nums) or sum(nums) > 1 + 1e-9:
             raise ConfigError(f"--split {spec}: give two or three fractions, each between 0 and 1 and "
                               f"together at most 1 (train, validation[, test]), e.g. holdout:0.8,0.2 "
@@ -228,11 +244,14 @@ def show_bars(args) -> bool:
 
 def prepare_data(args, cfg, *, seed: int, fold: int | None = None,
                  fallback: str = "holdout:0.8,0.2", index_options: Mapping[str, Any] | None = None,
-                 subset: Callable | None = None) -> PreparedData:
+                 subset: Callable | None = None, fixed_split: Mapping[str, list] | None = None) -> PreparedData:
     """Load the dataset named on the command line, split it, decode the arrays (cached).
 
     ``index_options``: what the row's task asks of ``load_index`` (synthetic attribute masks).
     ``subset``: the paper's ``(index, cfg, seed) -> index`` (see :class:`Paper`).
+    ``fixed_split``: a split already made (a resumed run's ``split.json``): used as it is, never
+    recomputed from what the folder holds now; an image it names that the folder no longer holds
+    is an error.
     """
     from common.data import load_arrays, load_index
 
@@ -247,10 +266,20 @@ def prepare_data(args, cfg, *, seed: int, fold: int | None = None,
         spec = fallback
     elif index.name == "synthetic" and spec.startswith("count"):
         spec = fallback
-    split = make_split(index, spec, seed, fold)
-    if args.limit:
-        split = {k: v[:args.limit] for k, v in split.items()}
     by_id = {s.id: s for s in index.samples}
+    if fixed_split is not None:
+        split = {k: list(v) for k, v in fixed_split.items()}
+        missing = [i for v in split.values() for i in v if i not in by_id]
+        if missing:
+            from common.data.errors import DataError
+
+            raise DataError(f"the run's split.json names {len(missing)} image(s) that {index.root or index.name} "
+                            f"no longer holds ({', '.join(missing[:5])}{' ...' if len(missing) > 5 else ''}); "
+                            "restore them, or start a new run")
+    else:
+        split = make_split(index, spec, seed, fold)
+        if args.limit:
+            split = {k: v[:args.limit] for k, v in split.items()}
     samples = {k: [by_id[i] for i in v] for k, v in split.items() if v}
     prepared = PreparedData(index=index, spec=spec, split={k: list(v) for k, v in split.items() if v}, samples=samples)
     skip_bad = bool(getattr(args, "skip_bad", False))

@@ -195,10 +195,13 @@ def train_loop(run_dir: str | Path, *, step, train_batches, epochs: int,
                 bad = [k for k, v in values.items() if not math.isfinite(v)]
                 if bad:
                     bar.close()
+                    kept = (f"The run folder {run_dir} keeps the checkpoint of epoch {epoch} (--resume "
+                            "continues from it)" if epoch and last_path.exists() else
+                            f"No epoch finished, so {run_dir} keeps no checkpoint")
                     raise TrainingDiverged(
-                    f"{bad[0]} became {values[bad[0]]} at epoch {epoch + 1}, batch {index + 1} of "
-                        f"{len(train_batches)}. The run folder {run_dir} keeps the last good checkpoint "
-                        f"(after epoch {epoch}); lower the learning rate (--set lr=...) or check the data.")
+                        f"{bad[0]} became {values[bad[0]]} at epoch {epoch + 1}, batch {index + 1} of "
+                        f"{len(train_batches)}. {kept}; lower the learning rate (--set learning_rate=...) "
+                        "or check the data.")
                 count += 1
                 for k, v in values.items():
                     sums[k] = sums.get(k, 0.0) + v

@@ -470,7 +470,63 @@ def test_01_prediction_png_warns_and_rgb_masks_are_read(tmp_path, capsys):
     m = np.zeros((4, 4), np.uint8)
     m[:2] = 255
     Image.fromarray(np.stack([m] * 3, -1)).save(truth / "ISIC_0000001_segmentation.png")  # RGB mask
-    _png(pred / "ISIC_0000001.png", m // 255)  # saved as 0/1: empty at > 128
+    _png(pred / "ISIC_0000001.png", m // 255)  # saved as 0/1: read as training reads it, with a warning
     out = M.score_mask_folders(truth, pred)
-    assert out["mean"]["jaccard"] == 0.0
+    assert out["mean"]["jaccard"] == 1.0
     assert "0/1" in capsys.readouterr().err
+
+
+def _mask_files(folder: Path, m: np.ndarray) -> None:
+    """The same lesion ``m`` (0/255) saved five ways a user's tool might save it."""
+    folder.mkdir()
+    z = np.zeros_like(m)
+    Image.fromarray(np.stack([m, z, z], -1)).save(folder / "ISIC_0000001.png")            # red only
+    Image.fromarray(np.stack([z, z, z, m], -1), mode="RGBA").save(folder / "ISIC_0000002.png")  # alpha only
+    pal = Image.fromarray((m // 255).astype(np.uint8), mode="P")
+    pal.putpalette([0, 0, 0, 255, 255, 255] + [0] * 762)
+    pal.save(folder / "ISIC_0000003.png")                                                 # palette
+    _png(folder / "ISIC_0000004.png", m // 255)                                           # 0/1 grey
+    _png(folder / "ISIC_0000005.png", m)                                                  # 0/255 grey
+
+
+def test_scorer_reads_masks_as_training_does(tmp_path):
+    """The scorer and the trainer share one mask reader: a 0/1 truth is not empty (an all-black
+    prediction used to score 1.0 against it), and red-only, alpha-only and palette predictions are
+    the lesion they draw (they used to score 0.0 without a word)."""
+    m = np.zeros((8, 8), np.uint8)
+    m[2:6, 1:7] = 255
+    truth, pred, black = tmp_path / "t", tmp_path / "p", tmp_path / "b"
+    _mask_files(pred, m)
+    truth.mkdir()
+    black.mkdir()
+    for i in range(1, 6):
+        _png(truth / f"ISIC_000000{i}_segmentation.png", m // 255)           # truths stored as 0/1
+        _png(black / f"ISIC_000000{i}.png", np.zeros_like(m))
+    assert M.score_mask_folders(truth, pred)["mean"]["jaccard"] == 1.0
+    assert M.score_mask_folders(truth, black)["mean"]["jaccard"] == 0.0
+
+
+def test_scorer_refuses_what_is_not_a_binary_mask(tmp_path, capsys):
+    truth, pred = tmp_path / "t", tmp_path / "p"
+    truth.mkdir()
+    pred.mkdir()
+    m = np.zeros((16, 16), np.uint8)
+    m[4:12] = 255
+    _png(truth / "ISIC_0000001_segmentation.png", m)
+    soft = np.tile(np.linspace(0, 255, 16).astype(np.uint8), (16, 1))      # a probability map
+    _png(pred / "ISIC_0000001.png", soft)
+    with pytest.raises(M.ScoringError, match="ISIC_0000001.png"):
+        M.score_mask_folders(truth, pred)
+    assert M.main(["segmentation", "--truth", str(truth), "--pred", str(pred)]) == 1
+    assert "grey levels" in capsys.readouterr().err
+
+
+def test_classification_refuses_nan_probabilities(tmp_path, capsys):
+    header = ["image", *M.ISIC2019_CLASSES]
+    onehot = lambda c: [1.0 if k == c else 0.0 for k in M.ISIC2019_CLASSES]  # noqa: E731
+    _write_csv(tmp_path / "truth.csv", header, [["ISIC_0000001", *onehot("NV")], ["ISIC_0000002", *onehot("MEL")]])
+    nan = ["nan"] * len(M.ISIC2019_CLASSES)
+    _write_csv(tmp_path / "pred.csv", header, [["ISIC_0000001", *nan], ["ISIC_0000002", *nan]])
+    assert M.main(["classification", "--truth", str(tmp_path / "truth.csv"), "--pred", str(tmp_path / "pred.csv")]) == 1
+    err = capsys.readouterr().err
+    assert "NaN" in err and "ISIC_0000001" in err

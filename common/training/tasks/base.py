@@ -190,6 +190,17 @@ class Task:
         """Challenge scores of the outputs; ``native``: at each image's own size where files exist."""
         raise NotImplementedError
 
+    def output_key(self, image_path: Path) -> str:
+        """What identifies an input's prediction in the output: its file name, or its CSV row id.
+        Two inputs with one key would overwrite each other, so ``predict`` refuses them."""
+        from common.data.names import submission_stem
+
+        return submission_stem(image_path)
+
+    def output_files(self, image_paths: Sequence[Path]) -> list[str]:
+        """The names of the files ``write`` creates for these inputs (in the output folder)."""
+        return [self.output_key(Path(p)) for p in image_paths]
+
     def write(self, out_dir: Path, items: Sequence[tuple[Path, tuple[int, int]]], outputs: np.ndarray,
               post: PostProcess, classes: Sequence[str] | None = None) -> list[Path]:
         """Write predictions in the challenge's submission format; ``items``: (image path, (H, W))."""

@@ -110,6 +110,9 @@ class ClassificationTask(Task):
                  "accuracy_ci95": [float(acc.low), float(acc.high)]}
         return Scored(mean, per_image, extra)
 
+    def output_files(self, image_paths):
+        return ["predictions.csv"]
+
     def write(self, out_dir, items, outputs, post, classes=None):
         """One CSV, ``predictions.csv``: ``image`` then a probability per class column."""
         from common.data.names import submission_stem

@@ -139,6 +139,9 @@ class SegmentationTask(Task):
 
         return mask_name(image_path)
 
+    def output_key(self, image_path: Path) -> str:
+        return self.file_name(Path(image_path))
+
     def write(self, out_dir, items, outputs, post, classes=None):
         written = []
         for (path, (height, width)), prob in zip(items, outputs):
