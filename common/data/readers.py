@@ -157,6 +157,10 @@ def read_isic2018_task2(root: Path, problems: Problems) -> DatasetIndex:
 # ISIC 2019: images + one-hot ground-truth CSV
 
 
+#: an image id as a CSV may give it: a file name without folder parts
+_SAFE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]*")
+
+
 def _labels_2019(path: Path, problems: Problems) -> tuple[dict[str, int | None], list[str] | None]:
     rows = read_csv(path, problems)
     if not rows:
@@ -173,16 +177,53 @@ def _labels_2019(path: Path, problems: Problems) -> tuple[dict[str, int | None],
                        f"classes are {', '.join(ISIC2019_CLASSES)} — rename or remove the column")
         return {}, None
     labels: dict[str, int | None] = {}
+    first_row: dict[str, int] = {}
     for n, row in enumerate(rows[1:], 2):
+        image_id = row[0].strip() if row else ""
+        if not _SAFE_ID.fullmatch(image_id):
+            problems.bad(f"{path}: row {n}: image id {image_id!r} is not a file name (letters, digits, '_', "
+                         "'-', '.'; no folder parts); correct or delete the row")
+            continue
         values = [to_float(v) for v in row[1:]]
         ones = [j for j, v in enumerate(values) if v == 1.0]
+        label: int | None
         if len(values) != len(classes) or len(ones) != 1 or any(v not in (0.0, 1.0) for v in values):
-            problems.bad(f"{path}: row {n} ({row[0]}): values {row[1:]} are not one-hot over "
+            problems.bad(f"{path}: row {n} ({image_id}): values {row[1:]} are not one-hot over "
                          f"{', '.join(classes)} (exactly one 1.0, the rest 0.0); correct or delete the row")
-            labels[row[0].strip()] = None
+            label = None
+        elif classes[ones[0]].upper() == "UNK":
+            problems.bad(f"{path}: row {n} ({image_id}) is labelled UNK; no ISIC 2019 training image is (UNK "
+                         "is the test set's 'none of the others'), so nothing can learn it; correct or delete the row")
+            label = None
+        else:
+            label = ones[0]
+        if image_id in labels:
+            if labels[image_id] != label:
+                problems.bad(f"{path}: image {image_id} is on rows {first_row[image_id]} and {n} with different "
+                             "labels; keep one row")
+                labels[image_id] = None
+            else:
+                problems.note(f"{path}: image {image_id} is on rows {first_row[image_id]} and {n} (same label)")
             continue
-        labels[row[0].strip()] = ones[0]
+        first_row[image_id] = n
+        labels[image_id] = label
     return labels, classes
+
+
+def _by_stem(paths, problems: Problems) -> dict:
+    """Images by id (file stem); two files of one id (``X.jpg`` and ``X.png``) are a problem naming
+    both, and neither is used (which one is the image is not ours to guess)."""
+    out: dict = {}
+    clashes: set = set()
+    for p in paths:
+        if p.stem in out:
+            problems.bad(f"{p}: two images for id {p.stem} ({out[p.stem].name} and {p.name}); keep one")
+            clashes.add(p.stem)
+            continue
+        out[p.stem] = p
+    for stem in clashes:
+        del out[stem]
+    return out
 
 
 def read_isic2019(root: Path, problems: Problems) -> DatasetIndex:
@@ -193,7 +234,7 @@ def read_isic2019(root: Path, problems: Problems) -> DatasetIndex:
     train_dir, test_dir = find_dir(root, "ISIC_2019_Training_Input"), find_dir(root, "ISIC_2019_Test_Input")
     csv_path = find_file(root, "ISIC_2019_Training_GroundTruth.csv")
     if train_dir is not None:
-        images = {p.stem: p for p in list_images(train_dir, problems)}
+        images = _by_stem(list_images(train_dir, problems), problems)
         if csv_path is None:
             problems.note(f"{root}: ISIC_2019_Training_GroundTruth.csv is absent; training labels unknown")
             samples += [Sample(k, str(p), None, split="train") for k, p in sorted(images.items())]

@@ -204,3 +204,80 @@ def test_notebook_executes_top_to_bottom(name, tiny_runs, monkeypatch):
     outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
     assert not [o for o in outputs if o.get("output_type") == "error"]
     assert any("image/png" in o.get("data", {}) for o in outputs), "no figure was drawn"
+
+
+def test_predict_never_overwrites_without_being_asked(tiny_runs, tmp_path, capsys):
+    """A ground-truth folder given as --out used to lose its masks; two inputs with one id used to
+    overwrite each other's mask ("wrote 3 masks", one file)."""
+    t = tiny_runs("slsnet")
+    predict = t.command("predict")
+    src = tmp_path / "in"
+    src.mkdir()
+    rng = np.random.default_rng(0)
+    Image.fromarray(rng.integers(0, 255, (40, 40, 3), dtype=np.uint8)).save(src / "ISIC_0000001.jpg")
+    out = tmp_path / "truth"
+    out.mkdir()
+    truth = out / "ISIC_0000001_segmentation.png"
+    truth.write_bytes(b"ground truth")
+    with pytest.raises(SystemExit) as exc:
+        predict(["--run-dir", str(t.run), str(src), "--out", str(out)])
+    assert exc.value.code == 2 and truth.read_bytes() == b"ground truth"
+    err = capsys.readouterr().err
+    assert "ISIC_0000001_segmentation.png" in err and "--overwrite" in err
+    predict(["--run-dir", str(t.run), str(src), "--out", str(out), "--overwrite"])
+    assert truth.read_bytes() != b"ground truth"
+    # one id twice: X.jpg beside X_downsampled.jpg, or the same name in two folders
+    other = tmp_path / "other"
+    other.mkdir()
+    Image.fromarray(rng.integers(0, 255, (40, 40, 3), dtype=np.uint8)).save(src / "ISIC_0000001_downsampled.jpg")
+    Image.fromarray(rng.integers(0, 255, (40, 40, 3), dtype=np.uint8)).save(other / "ISIC_0000001.jpg")
+    for inputs in ([str(src)], [str(src / "ISIC_0000001.jpg"), str(other)]):
+        with pytest.raises(SystemExit) as exc:
+            predict(["--run-dir", str(t.run), *inputs, "--out", str(tmp_path / "fresh")])
+        assert exc.value.code == 2 and "overwrite each other" in capsys.readouterr().err
+        assert not (tmp_path / "fresh").exists()
+    # --out naming a file
+    with pytest.raises(SystemExit) as exc:
+        predict(["--run-dir", str(t.run), str(other), "--out", str(truth)])
+    assert exc.value.code == 2 and "is a file" in capsys.readouterr().err
+
+
+def test_predict_with_a_corrupt_image_names_it_and_writes_nothing(tiny_runs, tmp_path, capsys):
+    t = tiny_runs("slsnet")
+    src = tmp_path / "in"
+    src.mkdir()
+    Image.fromarray(np.zeros((40, 40, 3), np.uint8)).save(src / "ISIC_0000001.jpg")
+    (src / "ISIC_0000002.jpg").write_bytes(b"\xff\xd8\xff\xe0 not a jpeg")
+    with pytest.raises(SystemExit) as exc:
+        t.command("predict")(["--run-dir", str(t.run), str(src), "--out", str(tmp_path / "out")])
+    assert exc.value.code == 1
+    assert "ISIC_0000002.jpg" in capsys.readouterr().err
+    assert not list((tmp_path / "out").glob("*.png"))
+
+
+def test_resume_refuses_another_data_folder(tiny_runs, shared_data, capsys):
+    ph2 = shared_data / "ph2-dev"
+    if not ph2.is_dir():
+        pytest.skip(f"{ph2} is absent")
+    t = tiny_runs("slsnet")
+    with pytest.raises(SystemExit) as exc:
+        t.command("train")(["--run-dir", str(t.run), "--resume", "--data-dir", str(ph2)])
+    assert exc.value.code == 2 and "--resume" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["--split", "holdout:0.5"], "validation fraction"),
+    (["--split", "holdout:a,b"], "numbers"),
+    (["--seed", "-1"], "--seed"),
+    (["--set", "learning_rate=-5"], "learning rate"),
+    (["--set", "dropout=inf"], "finite"),
+    (["--set", "threshold=2"], "threshold"),
+    (["--batch-size", "500"], "larger than the training part"),
+])
+def test_options_out_of_range_are_one_line_errors(tiny_runs, argv, words, capsys, tmp_path):
+    t = tiny_runs("slsnet")
+    with pytest.raises(SystemExit) as exc:
+        t.command("train")([*t.train_argv(), "--runs-root", str(tmp_path / "runs"), *argv])
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and words in err and "Traceback" not in err, err
+    assert not list((tmp_path / "runs").rglob("config.json")), "a refused run left a folder"

@@ -3,6 +3,7 @@ skip_bad=True, a warning per file and a count of skipped samples. Never a silent
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -167,3 +168,42 @@ def test_skip_bad_warns_per_file_and_counts(isic, build):
     with pytest.warns(UserWarning, match="skipped 2 of 4"):              # cached: same result, warned again
         x2, _ = load_arrays(index, None, (32, 32), progress=False, skip_bad=True)
     assert np.array_equal(x, x2)
+
+
+def _onehot(k: int) -> str:
+    return ",".join("1.0" if j == k else "0.0" for j in range(9))
+
+
+def test_isic2019_conflicting_duplicate_rows_are_refused(tmp_path, build):
+    """A duplicated id with two labels used to keep the last row silently (and inspect --strict passed)."""
+    from common.data.__main__ import main as data_main
+
+    rows = [f"ISIC_0000000,{_onehot(0)}", f"ISIC_0000002,{_onehot(2)}", f"ISIC_0000000,{_onehot(1)}"]
+    root = build.isic2019(tmp_path, rows=rows)
+    with pytest.raises(DataError, match=r"ISIC_0000000 is on rows 2 and 4 with different labels"):
+        load_index("isic2019", root)
+    with pytest.warns(UserWarning, match="different labels"):
+        index = load_index("isic2019", root, skip_bad=True)
+    assert [s.id for s in index.samples] == ["ISIC_0000002"]
+    assert data_main(["inspect", str(root), "--strict"]) == 1
+
+
+def test_isic2019_ids_with_folder_parts_and_unk_rows_are_refused(tmp_path, build):
+    rows = [f"ISIC_0000000,{_onehot(0)}", f"../../outside,{_onehot(1)}", f"ISIC_0000002,{_onehot(8)}"]
+    root = build.isic2019(tmp_path, rows=rows)
+    with pytest.raises(DataError, match=r"image id '\.\./\.\./outside' is not a file name"):
+        load_index("isic2019", root)
+    with pytest.warns(UserWarning) as record:
+        index = load_index("isic2019", root, skip_bad=True)
+    assert any("ISIC_0000002) is labelled UNK" in str(w.message) for w in record)
+    assert [s.id for s in index.samples] == ["ISIC_0000000"]
+    assert all(Path(s.image).parent.name == "ISIC_2019_Training_Input" for s in index.samples)
+
+
+def test_two_images_with_one_id_are_named(tmp_path, build):
+    root = build.isic2019(tmp_path)
+    folder = root / "ISIC_2019_Training_Input"
+    jpg = folder / "ISIC_0000000.jpg"
+    jpg.with_suffix(".png").write_bytes(jpg.read_bytes())
+    with pytest.raises(DataError, match=r"two images for id ISIC_0000000 \(ISIC_0000000\.(jpg|png) and ISIC_0000000\.(jpg|png)\)"):
+        load_index("isic2019", root)
