@@ -156,6 +156,25 @@ def _read_entry(entry: Path, n: int, size, kind) -> tuple | None:
     return images, masks, kept, meta.get("skipped", [])
 
 
+def reserve(path: Path) -> None:
+    """Allocate a sparse file's blocks now, so that a full disk is an ``OSError`` (ENOSPC) here
+    instead of a SIGBUS when a memory-mapped page is first written. File systems without
+    ``fallocate`` are left as they are."""
+    import errno
+
+    size = path.stat().st_size
+    if not size or not hasattr(os, "posix_fallocate"):
+        return
+    with open(path, "r+b") as fh:
+        try:
+            os.posix_fallocate(fh.fileno(), 0, size)
+        except OSError as exc:
+            if exc.errno in (errno.EOPNOTSUPP, errno.EINVAL, errno.ENOSYS):
+                return
+            raise OSError(exc.errno, f"{os.strerror(exc.errno)} (the decoded-array cache needs "
+                                     f"{size / 1e6:.1f} MB more)", str(path)) from None
+
+
 def _replace(tmp: Path, final: Path) -> None:
     os.replace(tmp, final)
 
@@ -174,7 +193,14 @@ def _build(index, samples, size, kind, entry: Path | None, skip_bad: bool, progr
         if entry is None:
             return np.empty(shape, np.uint8), None
         tmp = entry / f"{name}.npy.tmp-{tag}"
-        return open_memmap(tmp, mode="w+", dtype=np.uint8, shape=shape), tmp
+        arr = open_memmap(tmp, mode="w+", dtype=np.uint8, shape=shape)
+        try:
+            reserve(tmp)
+        except OSError:
+            del arr
+            tmp.unlink(missing_ok=True)
+            raise
+        return arr, tmp
 
     images, tmp_images = alloc("images", (n, h, w, 3))
     masks, tmp_masks = alloc("masks", (n, h, w, channels)) if kind else (None, None)

@@ -176,7 +176,10 @@ def train_loop(run_dir: str | Path, *, step, train_batches, epochs: int,
 
     if finish:
         if not history:
-            raise RuntimeError(f"--finish: {run_dir} has no finished epoch to stop at")
+            from common.cli import ConfigError
+
+            raise ConfigError(f"--finish: {run_dir} has no finished epoch to stop at; continue it with "
+                              "--resume alone")
         print(f"Stopping {run_dir} at epoch {start_epoch} of {epochs} (--finish).", file=sys.stderr)
         return history
     tensorboard = _TensorBoard(run_dir / "tensorboard")

@@ -28,6 +28,9 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        # mkstemp makes 0600 files: give the file the mode a plain open() would (readable by the
+        # lab, as the user's umask allows)
+        os.fchmod(fd, 0o666 & ~_umask())
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
@@ -38,6 +41,27 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
             os.unlink(tmp)
         raise
     return path
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def check_free_space(folder: str | os.PathLike, needed: int, what: str) -> None:
+    """Refuse (``OSError`` ENOSPC, naming ``folder``) to start writing ``needed`` bytes where they do
+    not fit: some writers (HDF5) crash on a full disk instead of raising."""
+    import errno
+    import shutil
+
+    try:
+        free = shutil.disk_usage(folder).free
+    except OSError:
+        return
+    if free < needed:
+        raise OSError(errno.ENOSPC, f"{os.strerror(errno.ENOSPC)} ({what} needs {needed / 1e6:.1f} MB, "
+                                    f"{free / 1e6:.1f} MB free)", str(folder))
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
@@ -297,5 +321,14 @@ def find_runs(root: str | os.PathLike, paper: str) -> list[Path]:
 
 
 def load_json(path: str | os.PathLike) -> Any:
-    with open(path) as fh:
-        return json.load(fh)
+    """A JSON record; a damaged one is a ``DataError`` naming the file."""
+    from common.data.errors import DataError
+
+    try:
+        with open(path) as fh:
+            return json.load(fh)
+    except json.JSONDecodeError as exc:
+        raise DataError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno}); the record is damaged "
+                        "(a copy cut short?): restore it from a backup, or start a new run") from None
+    except UnicodeDecodeError:
+        raise DataError(f"{path}: not a text file; the record is damaged: restore it, or start a new run") from None

@@ -46,8 +46,18 @@ def save_state(path: str | Path, models, optimizers, **meta) -> Path:
 
 def load_state(path: str | Path, models, optimizers) -> dict:
     """Assign the saved variables back; returns the ``meta`` entries. Shapes must match exactly."""
-    with np.load(path, allow_pickle=False) as data:
-        saved = {k: data[k] for k in data.files}
+    import zipfile
+
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            saved = {k: data[k] for k in data.files}
+    except (zipfile.BadZipFile, EOFError, ValueError, OSError) as exc:
+        if isinstance(exc, FileNotFoundError):
+            raise
+        from common.data.errors import DataError
+
+        raise DataError(f"{path}: the training checkpoint cannot be read ({exc}); it is damaged (a copy cut "
+                        "short?). Restore it, or delete it to start the run again from epoch 1") from None
     targets = collect(models, optimizers)
     missing = [k for k in targets if k not in saved]
     if missing:
@@ -65,9 +75,18 @@ def load_state(path: str | Path, models, optimizers) -> dict:
 
 def save_weights_atomic(model: keras.Model, path: str | Path) -> Path:
     """``model.save_weights`` through a temporary file, so a crash never leaves half a file."""
+    from common.training.records import check_free_space
+
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(".tmp-" + path.name)
-    model.save_weights(str(tmp))
-    tmp.replace(path)
+    # HDF5 crashes on a full disk (an h5py error, then a segfault): refuse before it starts
+    size = sum(int(np.prod(w.shape)) * np.dtype(w.dtype).itemsize for w in model.weights)
+    check_free_space(path.parent, int(size * 1.1) + (1 << 20), f"saving {path.name}")
+    try:
+        model.save_weights(str(tmp))
+        tmp.replace(path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     return path

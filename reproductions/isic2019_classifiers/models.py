@@ -165,7 +165,7 @@ def load_torchvision_state_dict(model: keras.Model, state) -> int:
         else:
             import torch  # noqa: PLC0415 - optional: only for .pth files
 
-            state = {k: v.detach().cpu().numpy() for k, v in torch.load(path, map_location="cpu").items()}
+            state = {k: v.detach().cpu().numpy() for k, v in torch.load(path, map_location="cpu", weights_only=True).items()}
     grouped: dict[str, dict[str, np.ndarray]] = {}
     for key, value in state.items():
         mapped = torchvision_to_keras_name(key)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -281,3 +282,21 @@ def test_options_out_of_range_are_one_line_errors(tiny_runs, argv, words, capsys
     err = capsys.readouterr().err
     assert exc.value.code == 2 and words in err and "Traceback" not in err, err
     assert not list((tmp_path / "runs").rglob("config.json")), "a refused run left a folder"
+
+
+def test_damaged_run_files_stop_resume_with_one_line(tiny_runs, tmp_path, capsys):
+    t = tiny_runs("slsnet")
+    train = t.command("train")
+    for damage, code, words in (
+            (lambda run: (run / "checkpoints" / "last.npz").write_bytes(b"PK cut"), 1, "last.npz"),
+            (lambda run: (run / "config.json").write_text('{"paper": "sls'), 1, "config.json"),
+            (lambda run: [(run / "checkpoints" / "last.npz").unlink(), (run / "metrics.json").unlink()],
+             2, "no finished epoch")):
+        run = tmp_path / f"copy-{len(list(tmp_path.iterdir()))}"
+        shutil.copytree(t.run, run)
+        damage(run)
+        argv = ["--run-dir", str(run), "--resume"] + (["--finish"] if code == 2 else [])
+        with pytest.raises(SystemExit) as exc:
+            train(argv)
+        err = capsys.readouterr().err
+        assert exc.value.code == code and words in err and "Traceback" not in err, err

@@ -1,0 +1,87 @@
+"""Nothing half-written, nothing unreadable to the lab, damaged records named: the run folder's
+writers and readers under faults (a full disk, a damaged checkpoint or record)."""
+from __future__ import annotations
+
+import errno
+import json
+import os
+import shutil
+import subprocess
+import uuid
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from common.data.errors import DataError
+from common.training import records, state
+
+
+def test_records_are_written_with_the_mode_a_plain_open_gives(tmp_path):
+    """Atomic writes went through mkstemp's 0600: a lab's colleagues could not read the runs."""
+    mask = os.umask(0o022)
+    try:
+        path = records.atomic_write_text(tmp_path / "config.json", "{}")
+    finally:
+        os.umask(mask)
+    assert (path.stat().st_mode & 0o777) == 0o644
+
+
+def test_a_damaged_checkpoint_or_record_is_named(tmp_path):
+    bad = tmp_path / "last.npz"
+    bad.write_bytes(b"PK\x03\x04 cut short")
+    with pytest.raises(DataError, match=r"last\.npz: the training checkpoint cannot be read"):
+        state.load_state(bad, {}, {})
+    cut = tmp_path / "config.json"
+    cut.write_text('{"paper": "slsnet", "config": {"epo')
+    with pytest.raises(DataError, match=r"config\.json: not valid JSON"):
+        records.load_json(cut)
+
+
+@pytest.fixture
+def tiny_disk(tmp_path):
+    """A 1 MB tmpfs (skipped where it cannot be mounted: not root, or no mount in a container)."""
+    where = tmp_path / f"disk-{uuid.uuid4().hex[:6]}"
+    where.mkdir()
+    try:
+        done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1M", "tmpfs", str(where)],
+                              capture_output=True, timeout=20)
+    except (OSError, subprocess.TimeoutExpired):
+        pytest.skip("mount is not available here")
+    if done.returncode:
+        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode().strip()}")
+    try:
+        yield where
+    finally:
+        subprocess.run(["umount", "-l", str(where)], capture_output=True, timeout=20)
+
+
+def test_full_disk_while_writing_a_record_leaves_no_partial_file(tiny_disk):
+    with pytest.raises(OSError) as exc:
+        records.atomic_write_bytes(tiny_disk / "checkpoints" / "last.npz", b"x" * (2 << 20))
+    assert exc.value.errno == errno.ENOSPC
+    assert not [p for p in tiny_disk.rglob("*") if p.is_file()]
+
+
+def test_full_disk_while_building_the_cache_is_an_error_not_a_crash(tiny_disk):
+    """The memory-mapped arrays used to be sparse files: a full disk killed the process with SIGBUS
+    (exit 135) and left the partial arrays filling the disk."""
+    from common.data import load_arrays, load_index
+
+    index = load_index("synthetic", None, synthetic_size=40, seed=0)
+    with pytest.raises(OSError) as exc:
+        load_arrays(index, index.samples, (96, 96), cache_dir=tiny_disk, progress=False)
+    assert exc.value.errno == errno.ENOSPC and "cache" in str(exc.value)
+    assert not [p for p in tiny_disk.rglob("*tmp*")], "partial cache files were left"
+
+
+def test_full_disk_when_saving_weights_is_refused_before_hdf5_starts(tmp_path, monkeypatch):
+    import keras
+
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3)])
+    Usage = shutil.disk_usage(tmp_path).__class__
+    monkeypatch.setattr(shutil, "disk_usage", lambda p: Usage(10 ** 9, 10 ** 9, 10))
+    with pytest.raises(OSError) as exc:
+        state.save_weights_atomic(model, tmp_path / "best.weights.h5")
+    assert exc.value.errno == errno.ENOSPC and "best.weights.h5" in str(exc.value)
+    assert not list(tmp_path.iterdir())
