@@ -386,9 +386,10 @@ def _fit_and_score(paper, args, row, cfg, weights, fold, run_dir, record, resume
     if data.skipped and record.get("skipped") != data.skipped:
         record["skipped"] = data.skipped          # --skip-bad: which files were left out, and why
         changed = True
-    if task.kind == "classification" and record.get("classes") != list(data.index.classes or []):
-        record["classes"] = list(data.index.classes or [])   # the CSV columns predict writes
-        changed = True
+    for key, value in task.check_data(data.index, data.split, cfg).items():
+        if record.get(key) != value:
+            record[key] = value          # e.g. the classes trained on (predict's CSV columns)
+            changed = True
     if changed:
         records.atomic_write_json(run_dir / "config.json", record)
     save_split(run_dir / "split.json", data.split)

@@ -98,6 +98,9 @@ def build_or_explain(build: Callable, *args, **kwargs):
         return build(*args, **kwargs)
     except WeightsUnavailableError as exc:
         raise ConfigError(f"{exc}\nOr train from scratch with --encoder-weights none.") from exc
+    except ValueError as exc:
+        # the builders check what the config's own checks cannot (entries per stage, ...)
+        raise ConfigError(f"this configuration cannot be built: {exc} (check the --set values)") from exc
 
 
 # -- configs -----------------------------------------------------------------------------------

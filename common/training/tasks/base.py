@@ -190,6 +190,11 @@ class Task:
         """Challenge scores of the outputs; ``native``: at each image's own size where files exist."""
         raise NotImplementedError
 
+    def check_data(self, index, split: dict, cfg) -> dict:
+        """Refuse data this row cannot learn (a ``ConfigError`` naming the fix) and say what the run
+        should know about it; returns what the record keeps of the data (e.g. its classes)."""
+        return {}
+
     def output_key(self, image_path: Path) -> str:
         """What identifies an input's prediction in the output: its file name, or its CSV row id.
         Two inputs with one key would overwrite each other, so ``predict`` refuses them."""

@@ -24,6 +24,12 @@ THREE_CHECKPOINTS = (Monitor("loss", "val_loss", "min"), Monitor("accuracy", "va
 ISIC2019_COLUMNS = ("MEL", "NV", "BCC", "AK", "BKL", "DF", "VASC", "SCC", "UNK")
 
 
+def learnable_classes(classes) -> list[str]:
+    """A dataset's class names without ISIC 2019's UNK (the test set's "none of the others", which
+    no training image has)."""
+    return [c for c in (classes or []) if str(c).upper() != "UNK"]
+
+
 def cross_entropy(labels: np.ndarray, probs: np.ndarray, eps: float = 1e-7) -> float:
     """Mean categorical cross-entropy of integer labels under class probabilities (clipped as Keras)."""
     p = np.clip(np.asarray(probs, np.float64), eps, 1 - eps)
@@ -51,6 +57,38 @@ class ClassificationTask(Task):
     def bind(self, cfg):
         n = getattr(cfg, "n_classes", None) or self.n_classes
         return self if n == self.n_classes else type(self)(n, self.monitors)
+
+    def check_data(self, index, split, cfg):
+        """The classes come from the data, and the row's softmax must match them: a dataset with
+        another number of classes (PH2's 3 diagnoses under an 8-class ISIC 2019 row) is refused with
+        the ``--set n_classes=K`` that fits, instead of training a softmax with outputs no image
+        has. ISIC 2019's UNK column, which no training image has, is not a class to learn. Classes
+        without a training image, and validation parts that hold only some classes (their balanced
+        accuracy then averages fewer recalls), are said at the start of the run."""
+        import sys
+
+        from common.cli import ConfigError
+
+        names = learnable_classes(index.classes)
+        if not names:
+            return {}
+        if self.n_classes is not None and self.n_classes != len(names):
+            raise ConfigError(f"{index.name} has {len(names)} classes ({', '.join(names)}) but this row's softmax has "
+                              f"{self.n_classes} outputs; give --set n_classes={len(names)} (the record then names "
+                              "the classes it trained on)")
+        by_id = {s.id: s.label for s in index.samples}
+        for part in ("train", "val"):
+            ids = split.get(part) or []
+            present = {by_id.get(i) for i in ids} - {None}
+            absent = [n for k, n in enumerate(names) if k not in present]
+            if ids and absent and part == "train":
+                print(f"note: no training image of class(es) {', '.join(absent)}; the model cannot learn them",
+                      file=sys.stderr)
+            elif ids and absent:
+                print(f"note: the validation part ({len(ids)} images) holds {len(names) - len(absent)} of the "
+                      f"{len(names)} classes (none of {', '.join(absent)}): its balanced accuracy averages "
+                      f"{len(names) - len(absent)} recalls", file=sys.stderr)
+        return {"classes": names}
 
     def targets(self, masks, samples):
         labels = [s.label for s in samples]
@@ -91,7 +129,8 @@ class ClassificationTask(Task):
         from common import metrics
 
         k = outputs.shape[1]
-        names = list(classes) if classes else [str(c) for c in range(k)]
+        names = learnable_classes(classes)[:k] if classes else []
+        names += [str(c) for c in range(len(names), k)]
         predicted = metrics.labels_from_probabilities(outputs)
         recall = metrics.per_class_recall(targets, predicted, k)
         acc = metrics.accuracy_with_ci(targets, predicted)

@@ -287,3 +287,40 @@ def test_a_classifier_killed_mid_run_resumes_to_the_same_three_checkpoints(class
     assert state(run_dir) == state(classifier_run)
     strip = lambda rows: [{k: v for k, v in r.items() if k != "seconds"} for r in rows]  # noqa: E731
     assert strip(read_csv(run_dir / "history.csv")) == strip(read_csv(classifier_run / "history.csv"))
+
+
+def test_classification_classes_come_from_the_data(capsys):
+    """A 3-class folder under an 8-class row used to train an 8-way softmax without a word; ISIC
+    2019's UNK column is not a class to learn; absent classes are named at the start."""
+    from types import SimpleNamespace
+
+    from common.cli import ConfigError
+    from common.training.tasks import ClassificationTask
+
+    def index(classes, labels):
+        return SimpleNamespace(name="ph2", classes=classes,
+                               samples=[SimpleNamespace(id=f"i{k}", label=v) for k, v in enumerate(labels)])
+
+    ph2 = index(["common nevus", "atypical nevus", "melanoma"], [0, 1, 2, 0, 1, 2])
+    split = {"train": ["i0", "i1", "i2", "i3"], "val": ["i4", "i5"]}
+    with pytest.raises(ConfigError, match=r"ph2 has 3 classes .* give --set n_classes=3"):
+        ClassificationTask(8).check_data(ph2, split, None)
+    assert ClassificationTask(3).check_data(ph2, split, None) == {"classes": ["common nevus", "atypical nevus",
+                                                                               "melanoma"]}
+    assert "validation part (2 images) holds 2 of the 3 classes (none of common nevus)" in capsys.readouterr().err
+    isic = index(["MEL", "NV", "BCC", "AK", "BKL", "DF", "VASC", "SCC", "UNK"], [0, 1, 1, 0])
+    assert ClassificationTask(8).check_data(isic, {"train": ["i0", "i1", "i2", "i3"]}, None)["classes"][-1] == "SCC"
+    assert "no training image of class(es) BCC, AK, BKL, DF, VASC, SCC" in capsys.readouterr().err
+
+
+def test_confusion_matrix_names_match_its_size():
+    from types import SimpleNamespace
+
+    from common.training.tasks import ClassificationTask
+
+    outputs = np.eye(8, dtype=np.float32)[[0, 1, 1]]
+    scored = ClassificationTask(8).score([SimpleNamespace(id=str(i)) for i in range(3)], outputs,
+                                         np.array([0, 1, 2]), native=True, post=None,
+                                         classes=["MEL", "NV", "BCC", "AK", "BKL", "DF", "VASC", "SCC", "UNK"])
+    cm = scored.extra["confusion_matrix"]
+    assert len(cm["classes"]) == len(cm["rows_true_columns_predicted"]) == 8 and "UNK" not in cm["classes"]
