@@ -85,3 +85,31 @@ def test_full_disk_when_saving_weights_is_refused_before_hdf5_starts(tmp_path, m
         state.save_weights_atomic(model, tmp_path / "best.weights.h5")
     assert exc.value.errno == errno.ENOSPC and "best.weights.h5" in str(exc.value)
     assert not list(tmp_path.iterdir())
+
+
+@pytest.fixture
+def read_only_disk(tmp_path):
+    where = tmp_path / f"ro-{uuid.uuid4().hex[:6]}"
+    where.mkdir()
+    try:
+        done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1M,ro", "tmpfs", str(where)],
+                              capture_output=True, timeout=20)
+    except (OSError, subprocess.TimeoutExpired):
+        pytest.skip("mount is not available here")
+    if done.returncode:
+        pytest.skip(f"cannot mount a read-only tmpfs here: {done.stderr.decode().strip()}")
+    try:
+        yield where
+    finally:
+        subprocess.run(["umount", "-l", str(where)], capture_output=True, timeout=20)
+
+
+@pytest.mark.parametrize("option", ["--runs-root", "--cache-dir"])
+def test_a_read_only_runs_root_or_cache_is_one_line(read_only_disk, option, capsys):
+    from reproductions.asnet.train import main
+
+    target = read_only_disk / "runs" if option == "--runs-root" else read_only_disk
+    with pytest.raises(SystemExit) as exc:
+        main(["--epochs", "1", "--synthetic-size", "24", option, str(target)])
+    err = capsys.readouterr().err
+    assert exc.value.code == 1 and "not allowed to write here" in err and "Traceback" not in err, err
