@@ -156,6 +156,25 @@ def _read_entry(entry: Path, n: int, size, kind) -> tuple | None:
     return images, masks, kept, meta.get("skipped", [])
 
 
+def remove_stale_temporaries(entry: Path) -> None:
+    """Delete the partial arrays of builders that were killed (their process is gone); a builder
+    still running (another process filling the same entry) keeps its own."""
+    for tmp in entry.glob("*.tmp-*"):
+        pid = tmp.name.rsplit(".tmp-", 1)[-1].split("-", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            tmp.unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True                   # exists, owned by another user
+    return True
+
+
 def reserve(path: Path) -> None:
     """Allocate a sparse file's blocks now, so that a full disk is an ``OSError`` (ENOSPC) here
     instead of a SIGBUS when a memory-mapped page is first written. File systems without
@@ -188,6 +207,8 @@ def _build(index, samples, size, kind, entry: Path | None, skip_bad: bool, progr
     if kind == "attributes":
         channels = len(ATTRIBUTES) if index.name == "synthetic" else len(samples[0].attributes)
     tag = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    if entry is not None:
+        remove_stale_temporaries(entry)
 
     def alloc(name, shape):
         if entry is None:

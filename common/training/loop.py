@@ -159,6 +159,9 @@ def train_loop(run_dir: str | Path, *, step, train_batches, epochs: int,
     last_path = ckpt_dir / "last.npz"
     paths = {m.name: ckpt_dir / checkpoint_file(monitors, m.name) for m in monitors}
     columns = {m.name: history_column(monitors, m.name) for m in monitors}
+    for folder in (run_dir, ckpt_dir):       # partial files of a save that was killed (kill -9)
+        for tmp in [*folder.glob(".tmp-*"), *folder.glob(".*.tmp")] if folder.is_dir() else []:
+            tmp.unlink(missing_ok=True)
     history: list[dict] = []
     start_epoch = 0
     bests = {m.name: m.worst for m in monitors}

@@ -113,3 +113,21 @@ def test_a_read_only_runs_root_or_cache_is_one_line(read_only_disk, option, caps
         main(["--epochs", "1", "--synthetic-size", "24", option, str(target)])
     err = capsys.readouterr().err
     assert exc.value.code == 1 and "not allowed to write here" in err and "Traceback" not in err, err
+
+
+def test_partial_cache_arrays_of_a_killed_builder_are_removed(tmp_path):
+    from common.data import load_arrays, load_index
+
+    index = load_index("synthetic", None, synthetic_size=6, seed=0)
+    load_arrays(index, index.samples, (16, 16), cache_dir=tmp_path, progress=False)
+    (entry,) = [p for p in tmp_path.iterdir() if p.is_dir()]
+    finished = subprocess.Popen(["true"])
+    finished.wait()
+    dead = finished.pid                                            # a process that has ended
+    stale = entry / f"images.npy.tmp-{dead}-abcdef12"
+    stale.write_bytes(b"partial")
+    mine = entry / f"masks.npy.tmp-{os.getpid()}-abcdef12"
+    mine.write_bytes(b"being written")
+    (entry / "meta.json").unlink()                                 # forces a rebuild of the entry
+    load_arrays(index, index.samples, (16, 16), cache_dir=tmp_path, progress=False)
+    assert not stale.exists() and mine.exists()
