@@ -245,8 +245,12 @@ def _configure_scale(args, cfg) -> None:
     except scale.ScaleError as exc:
         raise ConfigError(str(exc)) from None
     args.precision = chosen.precision              # "mixed" recorded as what it resolved to
-    if chosen.devices > 1 or chosen.mixed or chosen.jit:
-        print(f"compute: {scale.describe(chosen)}", file=sys.stderr)
+    info = records.device_info()                   # also in the record's provenance ("hardware")
+    extra = f"; {scale.describe(chosen)}" if chosen.devices > 1 or chosen.mixed or chosen.jit else ""
+    print(f"device: {info['hardware']} ({info['backend']}){extra}", file=sys.stderr)
+    hint = records.gpu_install_hint(info)
+    if hint:
+        print(f"warning: {hint}", file=sys.stderr)
 
 
 def _check_image_size(paper, cfg) -> None:

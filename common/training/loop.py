@@ -106,9 +106,17 @@ class _TensorBoard:
     def __init__(self, log_dir: Path):
         self.writer = None
         try:
+            import keras
             import tensorflow as tf  # noqa: F401 - optional on JAX-only machines
 
             from tensorboard.summary.v2 import scalar  # noqa: F401 - tf.summary needs it
+
+            if keras.backend.backend() != "tensorflow":
+                # only the summary writer uses TensorFlow here: keep it off the GPU JAX trains on
+                try:
+                    tf.config.set_visible_devices([], "GPU")
+                except RuntimeError:
+                    pass                     # TensorFlow was already initialised by someone else
 
             self._tf = tf
             self.writer = tf.summary.create_file_writer(str(log_dir))

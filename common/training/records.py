@@ -253,6 +253,30 @@ def device_info() -> dict[str, Any]:
     }
 
 
+def nvidia_driver_present() -> bool:
+    """An NVIDIA kernel driver is loaded (or its tools are installed) on this machine."""
+    import shutil
+
+    return os.path.exists("/proc/driver/nvidia/version") or shutil.which("nvidia-smi") is not None
+
+
+def gpu_install_hint(info: dict, driver: bool | None = None) -> str | None:
+    """A warning when the machine has an NVIDIA driver but the backend sees no GPU (a CPU-only
+    install trains for hours on the CPU without a word otherwise), naming the install fix."""
+    if info.get("accelerators"):
+        return None
+    if not (nvidia_driver_present() if driver is None else driver):
+        return None
+    if info.get("backend") == "jax":
+        fix = ("pip install -U 'jax[cuda12]' (or the suite's extra: pip install -e '.[jax-gpu]'); "
+               "check with: python -c \"import jax; print(jax.devices())\"")
+    else:
+        fix = ("pip install 'tensorflow[and-cuda]' (or the suite's extra: pip install -e '.[gpu]'); "
+               "check with: python -c \"import tensorflow as tf; print(tf.config.list_physical_devices('GPU'))\"")
+    return (f"this machine has an NVIDIA driver but {info.get('backend')} sees no GPU, so this run trains on "
+            f"the CPU. The usual cause is a CPU-only install: {fix}. See the README's GPU section")
+
+
 def package_versions() -> dict[str, str]:
     from importlib import metadata
 

@@ -131,3 +131,19 @@ def test_partial_cache_arrays_of_a_killed_builder_are_removed(tmp_path):
     (entry / "meta.json").unlink()                                 # forces a rebuild of the entry
     load_arrays(index, index.samples, (16, 16), cache_dir=tmp_path, progress=False)
     assert not stale.exists() and mine.exists()
+
+
+def test_a_driver_without_a_visible_gpu_is_warned_with_the_install_fix():
+    cpu_only = {"backend": "tensorflow", "accelerators": [], "hardware": "CPU"}
+    hint = records.gpu_install_hint(cpu_only, driver=True)
+    assert "tensorflow[and-cuda]" in hint and "trains on the CPU" in hint
+    assert "jax[cuda12]" in records.gpu_install_hint({**cpu_only, "backend": "jax"}, driver=True)
+    assert records.gpu_install_hint(cpu_only, driver=False) is None
+    assert records.gpu_install_hint({**cpu_only, "accelerators": ["NVIDIA T4"]}, driver=True) is None
+
+
+def test_every_run_names_its_device(capsys):
+    from reproductions.asnet.train import main
+
+    main(["--epochs", "1", "--synthetic-size", "24", "--dry-run"])
+    assert "device: CPU (" in capsys.readouterr().err
