@@ -113,7 +113,8 @@ def config_differences(record: Mapping, row_config: Any) -> dict[str, tuple]:
     """``field -> (row's value, run's value)`` for every field where a run's resolved config differs
     from a paper row's, apart from :data:`CELL_FIELDS` and the fields the run did not read
     (``unused_fields`` of its config.json: they took no effect)."""
-    ran = record.get("config", {}) or {}
+    ran = dict(_plain(getattr(type(row_config), "RECORD_DEFAULTS", {})))   # what older records ran with
+    ran.update(record.get("config", {}) or {})
     unused = set(record.get("unused_fields") or ())
     want = _plain(dataclasses.asdict(row_config))
     return {k: (v, ran.get(k, _MISSING)) for k, v in want.items()

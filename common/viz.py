@@ -83,7 +83,7 @@ def plot_history(run_dir: str | os.PathLike, keys: Sequence[str] | None = None, 
     if ax is None:
         _, ax = plt.subplots(1, 2, figsize=(11, 3.5))
     epochs = [r["epoch"] for r in rows]
-    keys = keys or [k for k in rows[0] if k not in ("epoch", "seconds", "best")]
+    keys = keys or [k for k in rows[0] if k not in ("epoch", "seconds", "best") and not k.startswith("grad_")]
     for k in keys:
         target = ax[1] if k.startswith("val_") else ax[0]
         target.plot(epochs, [r[k] for r in rows], marker="o", label=k)
@@ -94,6 +94,38 @@ def plot_history(run_dir: str | os.PathLike, keys: Sequence[str] | None = None, 
             a.legend(fontsize=8)
         else:
             a.text(0.5, 0.5, "none recorded", ha="center", va="center", transform=a.transAxes)
+    return ax
+
+
+def plot_gradient_balance(run_dirs: Sequence[str | os.PathLike], labels: Sequence[str] | None = None, ax=None):
+    """Whether D overpowers G, per epoch, from the ``grad_*`` columns a GAN run's ``history.csv``
+    records: the norm of the adversarial term's gradient on G's weights over the supervised terms'
+    (log scale; above 1 the adversarial term dominates G's update) and the cosine between the two
+    (near 0 or below: the adversarial gradient does not point where the ground truth does). Runs
+    without those columns (not a GAN, or recorded before them) are left out."""
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(1, 2, figsize=(11, 3.5))
+    labels = list(labels) if labels is not None else [Path(r).name for r in run_dirs]
+    plotted = 0
+    for run, label in zip(run_dirs, labels):
+        rows = read_csv(Path(run) / "history.csv")
+        if not rows or "grad_adv_over_sup" not in rows[0]:
+            continue
+        plotted += 1
+        epochs = [r["epoch"] for r in rows]
+        ax[0].plot(epochs, [r["grad_adv_over_sup"] for r in rows], marker="o", label=label)
+        ax[1].plot(epochs, [r["grad_cos_adv_sup"] for r in rows], marker="o", label=label)
+    ax[0].axhline(1.0, color="grey", linewidth=0.8, linestyle="--")
+    ax[0].set(title="|grad adversarial| / |grad supervised| on G", xlabel="epoch", yscale="log")
+    ax[1].axhline(0.0, color="grey", linewidth=0.8, linestyle="--")
+    ax[1].set(title="cosine(grad adversarial, grad supervised)", xlabel="epoch", ylim=(-1, 1))
+    for a in ax:
+        if plotted:
+            a.legend(fontsize=8)
+        else:
+            a.text(0.5, 0.5, "no GAN run with a gradient record", ha="center", va="center", transform=a.transAxes)
     return ax
 
 

@@ -104,6 +104,19 @@ def notebook(paper: str, title: str):
                 "else:\n"
                 f"    print('no U-Net run under runs/{paper}/: python -m reproductions.{paper}.train --row U-Net makes one')"),
         ]
+    if paper == "slsnet":
+        cells += [
+            new_markdown_cell("## Is D overpowering G? The gradient balance of the GAN runs\n\n"
+                              "Every GAN run's `history.csv` records, on two training batches per epoch, the norm "
+                              "of each weighted loss term's gradient on G's weights. Left: the adversarial "
+                              "term's over the supervised terms' (above 1, D's signal dominates G's update). "
+                              "Right: the cosine between the two (at or below 0, the adversarial gradient does not "
+                              "point where the ground truth does)."),
+            new_code_cell(
+                "GAN = [r for r in RECORDS + LOCAL if 'grad_adv_over_sup' in (Path(r) / 'history.csv').read_text().split('\\n', 1)[0]]\n"
+                "viz.plot_gradient_balance(GAN, labels=[Path(r).name for r in GAN])\n"
+                "plt.show()"),
+        ]
     if paper == "transfer_ensemble":
         cells += [
             new_markdown_cell("## Out-of-fold maps, test-time views and the ensemble (Fig. 2)\n\n"

@@ -108,9 +108,12 @@ def build_or_explain(build: Callable, *args, **kwargs):
 def config_from_dict(cls, data: Mapping[str, Any]):
     """Rebuild a frozen config dataclass from its JSON form (lists back to tuples)."""
     hints = typing.get_type_hints(cls)
+    legacy = getattr(cls, "RECORD_DEFAULTS", {})      # fields added later: what an older record ran with
     kwargs = {}
     for f in dataclasses.fields(cls):
         if f.name not in data:
+            if f.name in legacy:
+                kwargs[f.name] = legacy[f.name]
             continue
         value = data[f.name]
         origin = typing.get_origin(hints[f.name])

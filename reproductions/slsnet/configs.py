@@ -39,6 +39,9 @@ class SLSNetConfig:
     CHOICES: ClassVar[dict[str, tuple]] = {"augmentation": AUGMENTATIONS, "dataset": ("isic2017", "isic2018"),
                                            "l1_reduction": L1_REDUCTIONS,
                                            "jaccard_reduction": JACCARD_REDUCTIONS}
+    #: fields added after runs were recorded, and what a record without them ran with
+    RECORD_DEFAULTS: ClassVar[dict[str, object]] = {"l1_reduction": "mean", "jaccard_reduction": "image",
+                                                    "bce_weight": 1.0}
     #: text fields checked by their own parser
     OPEN_FIELDS: ClassVar[dict[str, str]] = {"split": "a split spec (official, holdout:..., count:..., kfold:...)",
                                              "losses": "a non-empty subset of LOSSES (checked below)"}
