@@ -105,6 +105,14 @@ def train_main(paper: ex.Paper, argv: Sequence[str] | None = None) -> list[Path]
             parser.exit(1, f"error: {exc}\n")
         if isinstance(exc, OSError):
             parser.exit(1, f"error: {os_error_message(exc)}\n")
+        from common.training.memory import is_out_of_memory
+
+        if is_out_of_memory(exc):
+            parser.exit(1, f"error: out of device memory training {paper.name} row {args.row or paper.default_row!r} "
+                           f"at batch {args.batch_size or 'the row default'}. Give a smaller --batch-size (the "
+                           "--dry-run of the same command reports the largest batch that fits); "
+                           + (f"continue with --resume --run-dir {where.run_dir}" if where.run_dir else
+                              "nothing was kept") + "\n")
         raise
 
 
@@ -545,8 +553,10 @@ def _dry_run(paper, row, cfg, data, batches, parts, step, fields) -> None:
     nothing is kept."""
     import numpy as np
 
+    from common.training import memory
+
     x, y = batches[0]
-    logs = step(x, y)
+    logs, before, peak = memory.measure(lambda: step(x, y))
     params = sum(int(np.prod(w.shape)) for w in parts.predictor.weights)
     h, w = ex.image_hw(cfg)
     print(f"dry run of {paper.name} row {row!r}: one update on a batch of {len(x)} went through "
@@ -555,6 +565,8 @@ def _dry_run(paper, row, cfg, data, batches, parts, step, fields) -> None:
           + ", ".join(f"{k} {len(v)}" for k, v in data.split.items()))
     print(f"  {cfg.epochs} epochs of {len(batches)} batches of {cfg.batch_size} at {h}x{w}; "
           f"predictor {params:,} weights")
+    for line in memory.report(len(x), before, peak):
+        print(line)
     print("  fields read: " + ", ".join(sorted(fields.reads(cfg))))
     unused = fields.unused(cfg)
     print("  fields this row does not use: " + (", ".join(unused) if unused else "(none)"))

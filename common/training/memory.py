@@ -1,0 +1,90 @@
+"""Peak device memory of a training step, as the backend's allocator counts it.
+
+TensorFlow counts every device's allocations, the CPU's included (``get_memory_info``), so the
+peak of one update is measured on a machine without a GPU too; JAX reports it where its device
+does (GPUs; not its CPU client). :func:`measure` wraps one update; :func:`largest_batch` turns a
+measured peak into the largest batch that fits a card, assuming memory grows linearly with the
+batch above what the weights and optimizer state hold.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+#: the cards the papers and their users train on: GTX 1080 Ti (the papers'), T4 (the common cloud card)
+CARDS_GB = {"GTX 1080 Ti": 11, "T4": 16}
+#: share of a card's memory a run can count on (the framework and the CUDA context take the rest)
+USABLE = 0.9
+
+
+def _tf_device() -> str:
+    import tensorflow as tf
+
+    return "GPU:0" if tf.config.list_logical_devices("GPU") else "CPU:0"
+
+
+def current_and_reset() -> int | None:
+    """Bytes in use now, after resetting the peak counter (None where the backend cannot tell)."""
+    import keras
+
+    try:
+        if keras.backend.backend() == "tensorflow":
+            import tensorflow as tf
+
+            device = _tf_device()
+            tf.config.experimental.reset_memory_stats(device)
+            return int(tf.config.experimental.get_memory_info(device)["current"])
+        import jax
+
+        stats = jax.devices()[0].memory_stats()
+        return int(stats["bytes_in_use"]) if stats else None
+    except Exception:  # noqa: BLE001 - a report, never a reason to fail
+        return None
+
+
+def peak() -> int | None:
+    """Peak bytes since :func:`current_and_reset` (None where the backend cannot tell)."""
+    import keras
+
+    try:
+        if keras.backend.backend() == "tensorflow":
+            import tensorflow as tf
+
+            return int(tf.config.experimental.get_memory_info(_tf_device())["peak"])
+        import jax
+
+        stats = jax.devices()[0].memory_stats()
+        return int(stats["peak_bytes_in_use"]) if stats and "peak_bytes_in_use" in stats else None
+    except Exception:  # noqa: BLE001
+        return None
+
+
+def measure(update: Callable[[], object]) -> tuple[object, int | None, int | None]:
+    """Run ``update()``; returns (its result, bytes in use before it, peak bytes during it)."""
+    before = current_and_reset()
+    result = update()
+    return result, before, peak()
+
+
+def largest_batch(batch: int, before: int, peak_bytes: int, card_gb: float) -> int:
+    """The largest batch whose update fits ``card_gb`` GB, from one update's peak at ``batch``."""
+    per_image = max(peak_bytes - before, 1) / max(batch, 1)
+    room = card_gb * 1e9 * USABLE - before
+    return max(int(room // per_image), 0)
+
+
+def report(batch: int, before: int | None, peak_bytes: int | None) -> list[str]:
+    """Lines for ``--dry-run``: the peak of the update and the largest batch per card."""
+    if peak_bytes is None or before is None:
+        return ["  peak memory of the update: not reported by this backend on this device"]
+    lines = [f"  peak memory of the update: {peak_bytes / 1e9:.2f} GB at batch {batch} "
+             f"({before / 1e9:.2f} GB held before it: weights, optimizer state, data)"]
+    fits = ", ".join(f"{name} ({gb} GB): {largest_batch(batch, before, peak_bytes, gb)}"
+                     for name, gb in CARDS_GB.items())
+    lines.append(f"  largest batch that fits, extrapolated linearly: {fits}")
+    return lines
+
+
+def is_out_of_memory(exc: BaseException) -> bool:
+    """An allocator's out-of-memory error, on TensorFlow or JAX."""
+    name = type(exc).__name__
+    return name == "ResourceExhaustedError" or "RESOURCE_EXHAUSTED" in str(exc)[:2000]
