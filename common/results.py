@@ -115,6 +115,8 @@ def config_differences(record: Mapping, row_config: Any) -> dict[str, tuple]:
     (``unused_fields`` of its config.json: they took no effect)."""
     ran = dict(_plain(getattr(type(row_config), "RECORD_DEFAULTS", {})))   # what older records ran with
     ran.update(record.get("config", {}) or {})
+    if record.get("batch_size_ran") is not None:        # the row's batch did not fit the data: what ran
+        ran["batch_size"] = record["batch_size_ran"]
     unused = set(record.get("unused_fields") or ())
     want = _plain(dataclasses.asdict(row_config))
     return {k: (v, ran.get(k, _MISSING)) for k, v in want.items()

@@ -420,8 +420,17 @@ def _fit_and_score(paper, args, row, cfg, weights, fold, run_dir, record, resume
             record["training_subset"] = subset
             records.atomic_write_json(run_dir / "config.json", record)
     if cfg.batch_size > len(x_train):
-        raise ConfigError(f"batch size {cfg.batch_size} is larger than the training part ({len(x_train)} "
-                          f"images): give --batch-size {len(x_train)} or less, or use more training images")
+        asked = args.batch_size is not None or "batch_size" in [_override_key(o) for o in args.overrides]
+        if asked:
+            raise ConfigError(f"batch size {cfg.batch_size} is larger than the training part ({len(x_train)} "
+                              f"images): give --batch-size {len(x_train)} or less, or use more training images")
+        # the row's default on a tiny dataset: each epoch is one batch of every training image, and
+        # the record says so (a table must not show the row's batch for it)
+        print(f"note: the row's batch size {cfg.batch_size} is larger than the training part ({len(x_train)} "
+              f"images): each epoch is one batch of {len(x_train)} (recorded)", file=sys.stderr)
+        if record.get("batch_size_ran") != len(x_train) and not args.dry_run:
+            record["batch_size_ran"] = len(x_train)
+            records.atomic_write_json(run_dir / "config.json", record)
     if paper.offline_expand is not None and getattr(cfg, "augmentation", "") == "offline":
         x_train, y_train = paper.offline_expand(cfg, x_train, y_train, args.seed)
     augment = paper.augment(cfg) if paper.augment is not None else None

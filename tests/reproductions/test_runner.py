@@ -273,7 +273,7 @@ def test_resume_refuses_another_data_folder(tiny_runs, shared_data, capsys):
     (["--set", "learning_rate=-5"], "learning rate"),
     (["--set", "dropout=inf"], "finite"),
     (["--set", "threshold=2"], "threshold"),
-    (["--batch-size", "500"], "larger than the training part"),
+    (["--batch-size", "500"], "larger than the training part"),  # asked for: refused
 ])
 def test_options_out_of_range_are_one_line_errors(tiny_runs, argv, words, capsys, tmp_path):
     t = tiny_runs("slsnet")

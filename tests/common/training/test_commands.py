@@ -43,3 +43,14 @@ def test_evaluate_on_the_runs_own_folder_keeps_its_split(tmp_path):
     assert another_dataset(str(other), record)
     assert another_dataset(str(own), {"dataset": "synthetic", "data_dir": None})
     assert not another_dataset(None, record)
+
+
+def test_a_row_batch_larger_than_the_training_part_is_recorded_as_it_ran(tmp_path, capsys):
+    """Runs at batch 17 and 64 on 17 training images were identical while config.json kept 64."""
+    import json
+
+    (run,) = train_main(PAPER, ["--synthetic-size", "8", "--image-size", "32", "--epochs", "1",
+                                "--runs-root", str(tmp_path), "--quiet"])
+    record = json.loads((run / "config.json").read_text())
+    assert record["config"]["batch_size"] > 6 and record["batch_size_ran"] == 6
+    assert "each epoch is one batch of 6 (recorded)" in capsys.readouterr().err
