@@ -1,0 +1,165 @@
+"""The leaderboard of a suite: per entry the mean of each challenge metric over the same test
+images with a 95 % bootstrap interval, and its difference to the best entry with a paired test.
+
+The intervals resample the test images (percentile bootstrap, 2000 resamples, a fixed seed). The
+paired test is Wilcoxon's signed-rank test on the per-image Jaccard differences to the best entry
+(two-sided, zero differences dropped, SciPy's exact or normal approximation as its defaults
+choose); the difference in mean Jaccard carries its own paired-bootstrap interval.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Mapping, Sequence
+
+import numpy as np
+
+METRICS = ("jaccard", "thresholded_jaccard", "dice", "sensitivity", "specificity")
+RESAMPLES = 2000
+CONFIDENCE = 0.95
+
+
+@dataclass
+class Scored:
+    """One entry's per-image scores on the suite's test images, and what it cost."""
+
+    name: str
+    per_image: dict[str, dict[str, float]]       # image id -> metric -> value
+    record: str = ""                             # the run (or runs) the scores came from
+    params: int | None = None
+    macs: int | None = None
+    size: str = ""
+    seconds_per_epoch: float | None = None
+    images_per_second: float | None = None
+    note: str = ""
+    extra: dict = field(default_factory=dict)
+
+
+def bootstrap_interval(values: np.ndarray, seed: int = 0, resamples: int = RESAMPLES,
+                       confidence: float = CONFIDENCE) -> tuple[float, float]:
+    """Percentile bootstrap interval of the mean of ``values``."""
+    values = np.asarray(values, np.float64)
+    if len(values) == 0:
+        return (math.nan, math.nan)
+    rng = np.random.default_rng(seed)
+    means = values[rng.integers(0, len(values), (resamples, len(values)))].mean(axis=1)
+    alpha = (1 - confidence) / 2
+    return float(np.quantile(means, alpha)), float(np.quantile(means, 1 - alpha))
+
+
+def wilcoxon_p(a: np.ndarray, b: np.ndarray) -> float:
+    """Two-sided Wilcoxon signed-rank p-value of the paired differences ``a - b`` (1.0 when every
+    difference is zero)."""
+    from scipy import stats
+
+    d = np.asarray(a, np.float64) - np.asarray(b, np.float64)
+    if not np.any(d != 0):
+        return 1.0
+    return float(stats.wilcoxon(d, zero_method="wilcox", alternative="two-sided").pvalue)
+
+
+def rank(entries: Sequence[Scored], seed: int = 0) -> list[dict]:
+    """Leaderboard rows, best mean Jaccard first; every entry must have scored the same images."""
+    if not entries:
+        return []
+    ids = sorted(entries[0].per_image)
+    for e in entries[1:]:
+        if sorted(e.per_image) != ids:
+            only = sorted(set(e.per_image) ^ set(ids))[:5]
+            raise ValueError(f"{e.name} scored other images than {entries[0].name} (e.g. {', '.join(only)}): "
+                             "a leaderboard compares entries on the same test images")
+    arrays = {e.name: {m: np.array([e.per_image[i][m] for i in ids]) for m in METRICS} for e in entries}
+    ordered = sorted(entries, key=lambda e: -arrays[e.name]["jaccard"].mean())
+    best = ordered[0]
+    rows = []
+    for e in ordered:
+        row = {"entry": e.name, "n": len(ids)}
+        for m in METRICS:
+            v = arrays[e.name][m]
+            low, high = bootstrap_interval(v, seed)
+            row[m], row[f"{m}_low"], row[f"{m}_high"] = float(v.mean()), low, high
+        diff = arrays[e.name]["jaccard"] - arrays[best.name]["jaccard"]
+        row["jaccard_diff_to_best"] = float(diff.mean())
+        low, high = bootstrap_interval(diff, seed)
+        row["jaccard_diff_low"], row["jaccard_diff_high"] = low, high
+        row["wilcoxon_p"] = None if e is best else wilcoxon_p(arrays[e.name]["jaccard"], arrays[best.name]["jaccard"])
+        row.update({"params": e.params, "macs": e.macs, "size": e.size, "seconds_per_epoch": e.seconds_per_epoch,
+                    "images_per_second": e.images_per_second, "record": e.record, "note": e.note})
+        rows.append(row)
+    return rows
+
+
+def _pct(v, low=None, high=None) -> str:
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "—"
+    text = f"{100 * v:.2f}"
+    return text + (f" [{100 * low:.2f}, {100 * high:.2f}]" if low is not None else "")
+
+
+def _num(v, fmt: str) -> str:
+    return "—" if v is None else format(v, fmt)
+
+
+def markdown(rows: Sequence[Mapping], title: str, notes: Sequence[str] = ()) -> str:
+    lines = [f"# {title}", "", *notes, "",
+             "| entry | JSC | thresholded JSC | DSC | SEN | SPE | JSC − best | Wilcoxon p | params | MACs (G) | "
+             "size | s / epoch | images / s | record |",
+             "|" + " --- |" * 14]
+    for r in rows:
+        diff = ("—" if r["wilcoxon_p"] is None else
+                f"{100 * r['jaccard_diff_to_best']:+.2f} [{100 * r['jaccard_diff_low']:+.2f}, "
+                f"{100 * r['jaccard_diff_high']:+.2f}]")
+        lines.append("| " + " | ".join([
+            r["entry"] + (f" ({r['note']})" if r.get("note") else ""),
+            *(_pct(r[m], r[f"{m}_low"], r[f"{m}_high"]) for m in METRICS), diff,
+            "—" if r["wilcoxon_p"] is None else f"{r['wilcoxon_p']:.2g}",
+            _num(r["params"] and r["params"] / 1e6, ".2f") + ("M" if r["params"] else ""),
+            _num(r["macs"] and r["macs"] / 1e9, ".3f"), r["size"] or "—",
+            _num(r["seconds_per_epoch"], ".1f"), _num(r["images_per_second"], ".1f"), r["record"] or "—"]) + " |")
+    lines += ["", f"Means over the {rows[0]['n'] if rows else 0} test images in %, each with its 95 % percentile "
+              f"bootstrap interval ({RESAMPLES} resamples of the images). JSC − best: the difference in mean Jaccard "
+              "to the best entry with its paired-bootstrap interval; Wilcoxon p: the two-sided Wilcoxon signed-rank "
+              "test of the per-image Jaccard differences to the best entry."]
+    return "\n".join(lines) + "\n"
+
+
+def to_csv(rows: Sequence[Mapping]) -> str:
+    if not rows:
+        return ""
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n")
+    writer.writeheader()
+    for r in rows:
+        writer.writerow({k: ("" if v is None else v) for k, v in r.items()})
+    return buf.getvalue()
+
+
+def figure(entries: Sequence[Scored], rows: Sequence[Mapping], path: Path) -> Path:
+    """Per-image Jaccard distributions (left) and mean Jaccard against MACs (right)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    order = [r["entry"] for r in rows]
+    by_name = {e.name: e for e in entries}
+    fig, ax = plt.subplots(1, 2, figsize=(13, 0.5 * len(order) + 2.5))
+    data = [[v["jaccard"] for v in by_name[n].per_image.values()] for n in order]
+    ax[0].boxplot(data[::-1], orientation="horizontal", tick_labels=order[::-1], showmeans=True)
+    ax[0].axvline(0.65, color="grey", linestyle="--", linewidth=0.8)
+    ax[0].set(title="per-image Jaccard on the test images", xlabel="Jaccard", xlim=(0, 1))
+    for r in rows:
+        if r["macs"]:
+            ax[1].errorbar(r["macs"] / 1e9, r["jaccard"], yerr=[[r["jaccard"] - r["jaccard_low"]],
+                                                               [r["jaccard_high"] - r["jaccard"]]], fmt="o")
+            ax[1].annotate(r["entry"], (r["macs"] / 1e9, r["jaccard"]), fontsize=7, xytext=(3, 3),
+                           textcoords="offset points")
+    ax[1].set(title="mean Jaccard against MACs per image", xlabel="GMACs (log)", ylabel="mean Jaccard", xscale="log")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path

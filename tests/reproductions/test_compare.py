@@ -1,0 +1,96 @@
+"""``python -m reproductions.compare``: a tiny suite end to end on the synthetic data."""
+from __future__ import annotations
+
+import csv
+
+import numpy as np
+import pytest
+
+from reproductions.compare import leaderboard
+from reproductions.compare.__main__ import main
+from reproductions.compare.suites import SUITES
+
+
+def test_tiny_suite_trains_resumes_and_writes_the_leaderboard(tmp_path, monkeypatch, capsys):
+    from common.training import loop
+
+    runs, results = tmp_path / "runs", tmp_path / "results"
+    argv = ["synthetic-tiny", "--runs-root", str(runs), "--results-dir", str(results), "--quiet"]
+    real_loop = loop.train_loop
+    calls = {"loops": 0}
+
+    class Dying:
+        """The second entry's step, raising KeyboardInterrupt (as Ctrl-C does) in its second epoch."""
+
+        def __init__(self, step, at):
+            self._step, self._at, self._calls = step, at, 0
+
+        def __call__(self, x, y):
+            self._calls += 1
+            if self._calls == self._at:
+                raise KeyboardInterrupt("simulated Ctrl-C")
+            return self._step(x, y)
+
+        def __getattr__(self, attr):
+            return getattr(self._step, attr)
+
+    def interrupted(*args, step, train_batches, **kwargs):
+        calls["loops"] += 1
+        if calls["loops"] == 2:
+            step = Dying(step, len(train_batches) + 1)
+        return real_loop(*args, step=step, train_batches=train_batches, **kwargs)
+
+    monkeypatch.setattr(loop, "train_loop", interrupted)
+    with pytest.raises(SystemExit) as stopped:
+        main(argv)
+    assert stopped.value.code == 130
+    first = runs / "compare" / "synthetic-tiny" / "slsnet-generator-alone-tiny"
+    assert (first / "metrics.json").exists()
+    mtime = (first / "metrics.json").stat().st_mtime_ns
+    monkeypatch.setattr(loop, "train_loop", real_loop)
+    capsys.readouterr()
+    written = main(argv)
+    err = capsys.readouterr().err
+    assert "finished run found, reused" in err and "continuing" in err
+    assert (first / "metrics.json").stat().st_mtime_ns == mtime, "a finished run was retrained"
+    assert sorted(p.name for p in written) == ["synthetic-tiny.csv", "synthetic-tiny.md", "synthetic-tiny.png"]
+    rows = list(csv.DictReader((results / "synthetic-tiny.csv").open()))
+    assert {r["entry"] for r in rows} == {e.name for e in SUITES["synthetic-tiny"].entries}
+    for r in rows:
+        assert float(r["jaccard_low"]) <= float(r["jaccard"]) <= float(r["jaccard_high"])
+    assert rows[0]["wilcoxon_p"] == "" and all(0 <= float(r["wilcoxon_p"]) <= 1 for r in rows[1:])
+    assert float(rows[0]["jaccard"]) >= max(float(r["jaccard"]) for r in rows)
+    md = (results / "synthetic-tiny.md").read_text()
+    assert "Wilcoxon" in md and "bootstrap" in md
+    # --plan prints one train command per trained entry, and trains nothing
+    capsys.readouterr()
+    assert main(["synthetic-tiny", "--plan", "--runs-root", str(tmp_path / "other")]) == []
+    out = capsys.readouterr().out
+    assert out.count("python -m reproductions.slsnet.train") == 1 and out.count("reproductions.asnet.train") == 1
+    assert not (tmp_path / "other").exists()
+
+
+def test_leaderboard_statistics():
+    rng = np.random.default_rng(0)
+    better = rng.uniform(0.7, 0.9, 60)
+    worse = better - rng.uniform(0.05, 0.1, 60)
+    low, high = leaderboard.bootstrap_interval(better)
+    assert low < better.mean() < high
+    assert leaderboard.wilcoxon_p(better, worse) < 1e-6 and leaderboard.wilcoxon_p(better, better) == 1.0
+    per = lambda v: {str(i): {m: float(x) for m in leaderboard.METRICS} for i, x in enumerate(v)}  # noqa: E731
+    rows = leaderboard.rank([leaderboard.Scored("worse", per(worse)), leaderboard.Scored("better", per(better))])
+    assert [r["entry"] for r in rows] == ["better", "worse"] and rows[1]["jaccard_diff_high"] < 0
+    with pytest.raises(ValueError, match="same test images"):
+        leaderboard.rank([leaderboard.Scored("a", per(better)), leaderboard.Scored("b", per(better[:10]))])
+
+
+def test_unknown_suite_or_entry_is_a_clean_error(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["nope"])
+    assert exc.value.code == 2 and "unknown suite 'nope'" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exc:
+        main(["synthetic-tiny", "--rows", "Nope", "--plan"])
+    assert exc.value.code == 2 and "no entry 'Nope'" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exc:
+        main(["isic2017-cpu", "--plan"])
+    assert exc.value.code == 2 and "--data-dir" in capsys.readouterr().err
