@@ -232,7 +232,7 @@ class Pix2PixStep(Step):
 
         With one term only (the generator on one loss) there is nothing to balance: returns {}."""
         names = list(self._term_names())
-        if len(names) < 2 or scale_lib.current().replicas > 1:
+        if len(names) < 2:
             return {}
         total: dict[str, list] = {}
         for i in range(min(BALANCE_BATCHES, len(batches))):
