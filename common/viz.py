@@ -168,7 +168,7 @@ def show_predictions(paper, run_dir: str | os.PathLike, n: int = 4, split: str =
     import matplotlib.pyplot as plt
 
     from common import metrics
-    from common.training.commands import open_run
+    from common.training.runs import open_run
     from common.training.experiment import predict_probabilities
 
     run = open_run(paper, run_dir)
@@ -193,7 +193,7 @@ def best_and_worst(paper, run_dir: str | os.PathLike, n: int = 3, split: str = "
     import matplotlib.pyplot as plt
 
     from common import metrics
-    from common.training.commands import open_run
+    from common.training.runs import open_run
     from common.training.experiment import predict_probabilities
 
     run = open_run(paper, run_dir)
@@ -218,79 +218,6 @@ def best_and_worst(paper, run_dir: str | os.PathLike, n: int = 3, split: str = "
     return fig, [(samples[i].id, scores[i]) for i in order]
 
 
-def plot_threshold_grid(ensemble_json: str | os.PathLike, model: str | None = None, view: str = "five", ax=None):
-    """Heat map of the (T_H, T_L) grid search of one model (or ``"ensemble"``) from the transfer
-    ensemble's ``ensemble.json``; the chosen pair is circled."""
-    import matplotlib.pyplot as plt
-
-    result = json.loads(Path(ensemble_json).read_text())
-    if model in (None, "ensemble") and "ensemble" in result:
-        entry, model = result["ensemble"][view], "ensemble"
-    else:
-        model = model or next(iter(result["models"]))
-        entry = result["models"][model][view]
-    grid = np.asarray(entry["grid"], float)
-    if ax is None:
-        _, ax = plt.subplots(figsize=(7, 3.6))
-    im = ax.imshow(grid, cmap="viridis", aspect="auto")
-    ax.set_xticks(range(len(entry["tl_range"])), [f"{t:g}" for t in entry["tl_range"]], fontsize=7)
-    ax.set_yticks(range(len(entry["th_range"])), [f"{t:g}" for t in entry["th_range"]], fontsize=7)
-    ax.set_xlabel("T_L")
-    ax.set_ylabel("T_H")
-    i, j = entry["th_range"].index(entry["t_high"]), entry["tl_range"].index(entry["t_low"])
-    ax.plot(j, i, "o", mfc="none", mec="red", ms=12, mew=2)
-    ax.set_title(f"{model} ({view} views): {entry.get('search_metric', 'score')} per (T_H, T_L); "
-                 f"chosen ({entry['t_high']:g}, {entry['t_low']:g})", fontsize=9)
-    ax.figure.colorbar(im, ax=ax)
-    return ax.figure
-
-
-def show_oof_maps(ensemble_json: str | os.PathLike, n: int = 4, view: str = "five"):
-    """The transfer ensemble's Fig. 2 from an ``ensemble.json``: per image (a row), the image with the
-    ground truth (green) and the post-processed ensemble (red), then each model's out-of-fold map and
-    the ensemble's (the mean of the models' maps)."""
-    import matplotlib.pyplot as plt
-
-    from common.data import load_arrays, load_index
-    from common.postprocess import double_threshold
-
-    result = json.loads(Path(ensemble_json).read_text())
-    maps: dict[str, dict] = {}
-    record = None
-    for model, runs in result["runs"].items():
-        maps[model] = {}
-        for entry in runs:
-            from reproductions.transfer_ensemble.ensemble import resolve_run
-
-            run = resolve_run(entry["run"], ensemble_json, result.get("runs_root"))
-            record = record or json.loads((run / "config.json").read_text())
-            with np.load(run / "oof_maps.npz") as data:
-                maps[model].update(zip(data["ids"].tolist(), data[view].astype(np.float32)))
-    ids = sorted(set.intersection(*(set(m) for m in maps.values())))[:n]
-    index = load_index(record["dataset"], record.get("data_dir"),
-                       synthetic_size=record.get("synthetic_size") or 200, seed=record.get("seed", 0))
-    by_id = {s.id: s for s in index.samples}
-    first = next(iter(maps.values()))[ids[0]]
-    images, masks = load_arrays(index, [by_id[i] for i in ids], first.shape, progress=False)
-    columns = list(maps) + (["ensemble"] if len(maps) > 1 else [])
-    final = result["ensemble"][view] if "ensemble" in result else result["models"][columns[0]][view]
-    fig, axes = plt.subplots(len(ids), 1 + len(columns), figsize=(2.6 * (1 + len(columns)), 2.3 * len(ids)),
-                             squeeze=False)
-    for r, image_id in enumerate(ids):
-        per_model = [maps[m][image_id] for m in maps]
-        mean = np.mean(per_model, axis=0)
-        pred = double_threshold(mean, final["t_high"], final["t_low"], largest=True)
-        contour_overlay(images[r], masks[r, ..., 0], pred, ax=axes[r, 0], title=image_id)
-        for c, (name, prob) in enumerate(zip(columns, per_model + ([mean] if len(maps) > 1 else [])), start=1):
-            axes[r, c].imshow(prob, cmap="gray", vmin=0, vmax=1)
-            axes[r, c].set_title(name if r == 0 else "", fontsize=9)
-            axes[r, c].axis("off")
-    fig.suptitle(f"out-of-fold maps ({view} views) on {record['dataset']}: ground truth green, "
-                 f"post-processed {'ensemble' if len(maps) > 1 else columns[0]} red")
-    fig.tight_layout()
-    return fig
-
-
 def attribute_overlay(image: np.ndarray, truth: np.ndarray, pred: np.ndarray, ax=None, title: str = ""):
     """The transfer ensemble's Fig. 3 colours: ground truth green, prediction red, their intersection
     orange, blended over the image."""
@@ -313,7 +240,7 @@ def show_attribute_predictions(paper, run_dir: str | os.PathLike, n: int = 4, sp
     when none does), coloured as :func:`attribute_overlay`."""
     import matplotlib.pyplot as plt
 
-    from common.training.commands import open_run
+    from common.training.runs import open_run
     from common.training.experiment import predict_probabilities
 
     run = open_run(paper, run_dir)

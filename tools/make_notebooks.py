@@ -124,13 +124,14 @@ def notebook(paper: str, title: str):
                               "(which needs every fold of at least one model): each model's out-of-fold map "
                               "beside the ensemble's, then the (T_H, T_L) grid of the double threshold."),
             new_code_cell(
+                "from reproductions.transfer_ensemble import figures\n"
                 "ENSEMBLES = sorted(viz.runs_root().glob('transfer_ensemble/ensemble/*/ensemble.json'))\n"
                 "if ENSEMBLES:\n"
                 "    print('ensemble:', viz.shown_path(ENSEMBLES[-1]))\n"
                 "    print((ENSEMBLES[-1].parent / 'ensemble.md').read_text())\n"
-                "    viz.show_oof_maps(ENSEMBLES[-1], n=4)\n"
+                "    figures.show_oof_maps(ENSEMBLES[-1], n=4)\n"
                 "    plt.show()\n"
-                "    viz.plot_threshold_grid(ENSEMBLES[-1], 'ensemble')\n"
+                "    figures.plot_threshold_grid(ENSEMBLES[-1], 'ensemble')\n"
                 "    plt.show()\n"
                 "else:\n"
                 "    print('no ensemble output yet: train every fold of a model (--fold all), then run '\n"

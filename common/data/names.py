@@ -16,13 +16,13 @@ IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff")
 #: Suffixes of mask files the scorers read.
 MASK_SUFFIXES = (".png", ".bmp", ".gif", ".tif", ".tiff", ".jpg", ".jpeg")
 
-_ISIC_ID = re.compile(r"ISIC_(\d{7})")
-_ATTRIBUTE = re.compile(r"attribute_([a-z_]+)")
+ISIC_ID = re.compile(r"ISIC_(\d{7})")
+ATTRIBUTE_NAME = re.compile(r"attribute_([a-z_]+)")
 
 
 def isic_id(name: str) -> str | None:
     """``ISIC_<7 digits>`` found in a file name, or None."""
-    match = _ISIC_ID.search(str(name))
+    match = ISIC_ID.search(str(name))
     return f"ISIC_{match.group(1)}" if match else None
 
 
@@ -36,7 +36,7 @@ def image_id(name: str) -> str:
 
 def attribute_of(name: str) -> str | None:
     """The attribute of a Task 2 mask name (``..._attribute_globules.png`` -> ``globules``)."""
-    match = _ATTRIBUTE.search(Path(name).stem)
+    match = ATTRIBUTE_NAME.search(Path(name).stem)
     return match.group(1) if match else None
 
 

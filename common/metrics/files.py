@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from common.data.names import MASK_SUFFIXES, _ATTRIBUTE, _ISIC_ID, image_id  # noqa: F401 - re-exported
+from common.data.names import MASK_SUFFIXES, ATTRIBUTE_NAME, ISIC_ID, image_id  # noqa: F401 - re-exported
 from common.metrics.classification import accuracy_with_ci, labels_from_probabilities, per_class_recall
 from common.metrics.segmentation import (JACCARD_CUTOFF, MASK_THRESHOLD_8BIT, UNDECIDED, ScoringError, attribute_scores,
                                          binarize_8bit, segmentation_scores)
@@ -57,7 +57,7 @@ def _index_masks(folder: Path, role: str, with_attribute: bool = False) -> dict:
             continue
         key = image_id(path.name)
         if with_attribute:
-            match = _ATTRIBUTE.search(path.stem)
+            match = ATTRIBUTE_NAME.search(path.stem)
             if not match:
                 continue
             key = (key, match.group(1))
@@ -116,7 +116,7 @@ def score_attribute_folders(truth_dir, pred_dir, threshold: int = MASK_THRESHOLD
 
 
 def _csv_key(name: str) -> str:
-    match = _ISIC_ID.search(name)
+    match = ISIC_ID.search(name)
     return f"ISIC_{match.group(1)}" if match else name.strip()
 
 

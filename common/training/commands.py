@@ -20,6 +20,8 @@ import numpy as np
 from common.cli import ConfigError, add_common_train_arguments, row_name
 from common.training import experiment as ex
 from common.training import records
+from common.training.runs import (LoadedRun, another_dataset, collect_images, ensemble_predictor,  # noqa: F401
+                                  evaluation_samples, load_run, load_samples, mask_name, open_run, run_classes)
 
 
 # -- train ---------------------------------------------------------------------------------------
@@ -634,80 +636,6 @@ def _print_scores(by_checkpoint: dict, run_dir: Path, keys=None, main: str | Non
 
 # -- loading a finished run ---------------------------------------------------------------------
 
-@dataclass
-class LoadedRun:
-    """A finished run: its folder, config, record, task and model with the chosen checkpoint."""
-
-    run_dir: Path
-    cfg: object
-    record: dict
-    task: object
-    model: object
-    checkpoint: str
-    subset: object = None          # the paper's (index, cfg, seed) -> index, applied as in training
-
-
-def _checkpoint_names(task, run_dir: Path) -> list[str]:
-    state = records.load_json(run_dir / "state.json") if (run_dir / "state.json").exists() else {}
-    kept = list(state.get("checkpoints", {}))
-    return kept or [task.monitors[0].name]
-
-
-def open_run(paper: ex.Paper, run_dir: str | Path, checkpoint: str | None = None) -> LoadedRun:
-    """A run folder's config, record, task and predictor with a kept checkpoint's weights
-    (default: the run's main checkpoint, ``best.weights.h5``)."""
-    from common.training.tasks import checkpoint_file
-
-    run_dir = Path(run_dir)
-    cfg_path = run_dir / "config.json"
-    if not cfg_path.exists():
-        raise ConfigError(f"{run_dir} is not a run folder (no config.json)")
-    record = records.load_json(cfg_path)
-    if record.get("paper") not in (None, paper.name):
-        raise ConfigError(f"{run_dir} is a {record['paper']} run, not {paper.name}")
-    row_cfg = paper.rows.get(record["row"])
-    if row_cfg is None:
-        raise ConfigError(f"{run_dir}: row {record['row']!r} is not a row of {paper.name}")
-    cfg = ex.config_from_dict(type(row_cfg), record["config"])
-    task = paper.task_for(cfg)
-    names = [m.name for m in task.monitors]
-    kept = _checkpoint_names(task, run_dir)
-    if checkpoint is not None and checkpoint not in names:
-        raise ConfigError(f"--checkpoint {checkpoint}: this row keeps {', '.join(names)}")
-    if checkpoint is not None and checkpoint not in kept:
-        raise ConfigError(f"--checkpoint {checkpoint}: {run_dir} kept only {', '.join(kept)} "
-                          f"(a run without a validation part keeps its last epoch as {names[0]})")
-    name = checkpoint or names[0]
-    weights = run_dir / "checkpoints" / checkpoint_file(task.monitors, name)
-    if not weights.exists():
-        raise ConfigError(f"{run_dir} has no checkpoints/{weights.name} yet: train (or --resume) it first")
-    model = paper.build_predictor(cfg)
-    model.load_weights(str(weights))
-    return LoadedRun(run_dir, cfg, record, task, model, name, paper.subset)
-
-
-def load_run(paper: ex.Paper, run_dir: str | Path, checkpoint: str | None = None):
-    """Config, record and the predictor with its best weights, from a run folder."""
-    run = open_run(paper, run_dir, checkpoint)
-    return run.cfg, run.record, run.model
-
-
-def _ensemble(runs: list[LoadedRun], views, task):
-    """One predict function over the runs (an ensemble when several): same task and image size."""
-    from common.training.tasks import Member, Predictor
-
-    sizes = {ex.image_hw(r.cfg) for r in runs}
-    if len(sizes) > 1:
-        raise ConfigError(f"the runs of an ensemble must share an image size; these have "
-                          f"{', '.join('x'.join(map(str, s)) for s in sorted(sizes))}")
-    kinds = {r.task.kind for r in runs}
-    if len(kinds) > 1:
-        raise ConfigError(f"the runs of an ensemble must be one kind of task, not {', '.join(sorted(kinds))}")
-    members = [Member(r.model, (lambda c: (lambda x: ex.to_model_input(x, c)))(r.cfg), str(r.run_dir))
-               for r in runs]
-    return Predictor(members, task.output, views=views, spatial=task.spatial)
-
-
 def _run_options(parser: argparse.ArgumentParser, many: bool) -> None:
     parser.add_argument("--run-dir", required=True, action="append" if many else "store", metavar="RUN",
                         help="the run folder written by train" + (
@@ -829,9 +757,9 @@ def _evaluate(paper, args) -> dict:
 def _evaluate_group(paper, args, runs, views) -> dict:
     first = runs[0]
     task, cfg = first.task, first.cfg
-    predict = _ensemble(runs, views, task)
-    index, samples, split, ids_of = _evaluation_samples(args, first)
-    images, masks = _load(args, index, samples, cfg)
+    predict = ensemble_predictor(runs, views, task)
+    index, samples, split, ids_of = evaluation_samples(first, args.split, args.data_dir, args.dataset)
+    images, masks = load_samples(index, samples, cfg, cache_dir=args.cache_dir, progress=not args.json)
     try:
         targets = task.targets(masks, samples) if masks is not None or task.kind == "classification" else None
     except ValueError as exc:
@@ -840,7 +768,8 @@ def _evaluate_group(paper, args, runs, views) -> dict:
         raise ConfigError("these images have no ground truth to score against")
     post = _post(task, cfg, args)
     if not post.tuned:
-        post = _tune_on_validation(args, first, task, post, predict, index, ids_of)
+        post = _tune_on_validation(first, task, post, predict, index, ids_of, split=args.split,
+                                   cache_dir=args.cache_dir, progress=not args.json)
     outputs = predict(images, batch_size=8, progress=not args.json)
     scored = task.score(samples, outputs, targets, native=index.name != "synthetic", post=post,
                         classes=index.classes)
@@ -907,100 +836,25 @@ def _evaluate_attributes(paper, args, runs, views) -> dict:
             "csv": str(csv_path), **combined.as_dict()}
 
 
-def another_dataset(data_dir, record: dict) -> bool:
-    """Whether ``--data-dir`` names a dataset other than the run's own. The run's own folder, however
-    it is spelt (a trailing slash, a relative path, a link), keeps the run's split: scoring it whole
-    would score the images the run trained on."""
-    if not data_dir:
-        return False
-    own = record.get("data_dir")
-    return not own or Path(data_dir).resolve() != Path(own).resolve()
-
-
-def _evaluation_samples(args, run: LoadedRun):
-    """The images to score: the run's split part, or a whole other dataset (``--data-dir``)."""
-    from common.data import load_index
-    from common.data.splits import load_split
-
-    record = run.record
-    options = run.task.index_options()
-    if another_dataset(args.data_dir, record):
-        index = load_index(args.dataset or "auto", args.data_dir, **options)
-        if run.subset is not None:
-            index = run.subset(index, run.cfg, record.get("seed", 0))
-        if run.task.kind == "classification":
-            samples = [s for s in index.samples if s.label is not None]
-        elif run.task.kind == "attributes":
-            samples = [s for s in index.samples if s.attributes]
-        else:
-            samples = [s for s in index.samples if s.mask]
-        if not samples:
-            raise ConfigError(f"{args.data_dir}: no images with ground truth to score")
-        return index, samples, "all", None
-    index = load_index(record["dataset"], record.get("data_dir"),
-                       synthetic_size=record.get("synthetic_size") or getattr(run.cfg, "synthetic_size", 200),
-                       seed=record.get("seed", 0), **options)
-    if run.subset is not None:
-        index = run.subset(index, run.cfg, record.get("seed", 0))
-    split_ids = load_split(run.run_dir / "split.json")
-    split = args.split
-    if split == "test" and "test" not in split_ids:
-        split = "val"
-    ids = [i for part in split_ids.values() for i in part] if split == "all" else split_ids.get(split, [])
-    if not ids:
-        raise ConfigError(f"the run's split has no {split!r} part (it has {', '.join(split_ids)})")
-    by_id = {s.id: s for s in index.samples}
-    return index, [by_id[i] for i in ids], split, split_ids
-
-
-def _load(args, index, samples, cfg):
-    from common.data import load_arrays
-
-    return load_arrays(index, samples, ex.image_hw(cfg), cache_dir=getattr(args, "cache_dir", None),
-                       progress=not getattr(args, "json", False))
-
-
-def _tune_on_validation(args, run, task, post, predict, index, split_ids):
+def _tune_on_validation(run, task, post, predict, index, split_ids, split: str = "test", cache_dir=None,
+                        progress: bool = False):
     """Double threshold: (T_H, T_L) chosen on the run's validation images, never on the scored ones."""
     if not split_ids or not split_ids.get("val"):
         raise ConfigError("double-threshold post-processing chooses (T_H, T_L) on validation predictions; "
                           "the run's split has no validation part (or --data-dir scores other data): "
                           "use --postprocess threshold")
-    if args.split in ("val", "all"):
-        raise ConfigError(f"--split {args.split} would score the validation images that chose (T_H, T_L); "
+    if split in ("val", "all"):
+        raise ConfigError(f"--split {split} would score the validation images that chose (T_H, T_L); "
                           f"score the test part")
     by_id = {s.id: s for s in index.samples}
     samples = [by_id[i] for i in split_ids["val"]]
-    images, masks = _load(args, index, samples, run.cfg)
+    images, masks = load_samples(index, samples, run.cfg, cache_dir=cache_dir, progress=progress)
     targets = task.targets(masks, samples)
     outputs = predict(images, batch_size=8)
     return task.tune(post, outputs, targets, chosen_on=f"the runs' validation part ({len(samples)} images)")
 
 
 # -- predict -------------------------------------------------------------------------------------
-
-def _collect_images(paths: Sequence[str]) -> list[Path]:
-    from common.data.names import IMAGE_SUFFIXES, is_input_image
-
-    files: list[Path] = []
-    for p in map(Path, paths):
-        if p.is_dir():
-            files.extend(sorted(f for f in p.rglob("*") if is_input_image(f)))
-        elif p.exists():
-            files.append(p)
-        else:
-            raise ConfigError(f"{p}: no such file or folder")
-    if not files:
-        raise ConfigError(f"no images ({', '.join(IMAGE_SUFFIXES)}) found in {', '.join(paths)}")
-    return files
-
-
-def mask_name(image_path: Path) -> str:
-    """ISIC submission name: ``ISIC_0012345_segmentation.png`` (other names: ``<stem>_segmentation.png``)."""
-    from common.data.names import mask_name as name
-
-    return name(image_path)
-
 
 def predict_main(paper: ex.Paper, argv: Sequence[str] | None = None) -> list[Path]:
     parser = argparse.ArgumentParser(
@@ -1033,12 +887,10 @@ def predict_main(paper: ex.Paper, argv: Sequence[str] | None = None) -> list[Pat
 
 
 def _predict(paper, args) -> list[Path]:
-    from common.data import load_index
     from common.data.decode import read_image
-    from common.data.splits import load_split
 
     views = _views(args)
-    files = _collect_images(args.inputs)
+    files = collect_images(args.inputs)
     runs = [open_run(paper, r, args.checkpoint) for r in args.run_dir]
     out_dir = Path(args.out)
     _check_outputs(runs, files, out_dir, args.overwrite)
@@ -1051,23 +903,20 @@ def _predict(paper, args) -> list[Path]:
     for group in groups.values():
         first = group[0]
         task, cfg = first.task, first.cfg
-        predict = _ensemble(group, views, task)
+        predict = ensemble_predictor(group, views, task)
         post = _post(task, cfg, args)
         if not post.tuned:
             if first.record.get("dataset") is None:
                 raise ConfigError("double-threshold post-processing needs the run's validation images")
-            index = load_index(first.record["dataset"], first.record.get("data_dir"),
-                               synthetic_size=first.record.get("synthetic_size") or 200,
-                               seed=first.record.get("seed", 0), **task.index_options())
-            post = _tune_on_validation(argparse.Namespace(split="test", cache_dir=None, json=True), first, task,
-                                       post, predict, index, load_split(first.run_dir / "split.json"))
+            index, _, _, split_ids = evaluation_samples(first, "val")
+            post = _tune_on_validation(first, task, post, predict, index, split_ids)
         items, outputs = [], []
         for path in tqdm(files, desc="predict", file=sys.stderr, disable=len(files) < 4):
             # the same decode and resize as training (common.data.decode.read_image)
             small, (width, height) = read_image(str(path), ex.image_hw(cfg))
             outputs.append(predict(small[None], batch_size=1)[0])
             items.append((path, (height, width)))
-        classes = _classes(first)
+        classes = run_classes(first)
         written += task.write(out_dir, items, np.stack(outputs), post, classes=classes)
     kind = runs[0].task.kind
     what = "class probabilities" if kind == "classification" else "masks"
@@ -1112,6 +961,3 @@ def _check_outputs(runs, files: Sequence[Path], out_dir: Path, overwrite: bool) 
         raise ConfigError(f"--out {out_dir}: the folder is not writable; choose another")
 
 
-def _classes(run: LoadedRun):
-    """Class names for a classifier's CSV columns, as the run recorded them."""
-    return run.record.get("classes") if run.task.kind == "classification" else None

@@ -83,7 +83,7 @@ def _per_image_csv(path: Path) -> dict[str, dict[str, float]]:
 def _cost(entry: Entry, runs: list[Path], index=None, samples=()) -> dict:
     """Parameters, MACs at the run's size, training seconds per epoch, inference images per second."""
     from common.profiling import count_macs, count_params
-    from common.training.commands import open_run
+    from common.training.runs import open_run
     from common.training.experiment import image_hw, predictor_for
     from common.training.records import read_csv
     from reproductions import registry

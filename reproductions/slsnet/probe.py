@@ -24,7 +24,6 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from types import SimpleNamespace
 
 import numpy as np
 
@@ -59,7 +58,8 @@ def main(argv=None) -> dict:
 
     import_backend(verbose=False)
     from common.training import records
-    from common.training.commands import ConfigError, _evaluation_samples, _load, open_run
+    from common.cli import ConfigError
+    from common.training.runs import evaluation_samples, load_samples, open_run
     from common.training.experiment import to_model_input
     from common.training.state import load_state
     from reproductions.slsnet.paper import PAPER, build_training
@@ -71,9 +71,8 @@ def main(argv=None) -> dict:
             raise ConfigError(f"{state}: no last training state to probe (train or --resume the run first)")
         parts = build_training(run.cfg)
         meta = load_state(state, parts.models, parts.optimizers)
-        where = SimpleNamespace(data_dir=None, dataset=None, split=args.split, json=True, cache_dir=None)
-        index, samples, split, _ = _evaluation_samples(where, run)
-        images, masks = _load(where, index, samples, run.cfg)
+        index, samples, split, _ = evaluation_samples(run, args.split)
+        images, masks = load_samples(index, samples, run.cfg, progress=False)
     except ConfigError as exc:
         parser.exit(2, f"error: {exc}\n")
     x = to_model_input(images, run.cfg)

@@ -115,7 +115,7 @@ def oof_maps(run_dir: Path, cache_dir=None, refresh: bool = False) -> dict:
     and saved there (float16, atomic)."""
     from common.data import load_arrays, load_index
     from common.data.splits import load_split
-    from common.training.commands import open_run
+    from common.training.runs import open_run
     from common.training.experiment import image_hw
     from common.training.records import atomic_write_bytes
     from reproductions.transfer_ensemble.paper import PAPER
@@ -176,6 +176,15 @@ def _relative(run_dir: Path) -> str:
     return "/".join(parts[parts.index("transfer_ensemble"):]) if "transfer_ensemble" in parts else Path(run_dir).name
 
 
+def predictor(run_dirs: list[Path], views):
+    """The first run and one predict function over the runs' models (with ``views``)."""
+    from common.training.runs import ensemble_predictor, open_run
+    from reproductions.transfer_ensemble.paper import PAPER
+
+    runs = [open_run(PAPER, r) for r in run_dirs]
+    return runs[0], ensemble_predictor(runs, views, runs[0].task)
+
+
 def resolve_run(entry: str, ensemble_json: str | Path | None = None, runs_root: str | None = None) -> Path:
     """The folder of a run named in an ensemble output: under the runs root it recorded (local outputs
     only), beside the output, or under ``$SLR_RUNS_DIR`` / ``runs``."""
@@ -194,7 +203,7 @@ def collect_maps(groups: dict[str, list[Path]], cache_dir=None, refresh: bool = 
     """Every group's out-of-fold maps, sorted by image id, with the samples, their targets (at the
     maps' size) and the rows' task: ``(per_model, provenance, samples, targets, task)``."""
     from common.data import load_arrays, load_index
-    from common.training.commands import open_run
+    from common.training.runs import open_run
     from common.training.experiment import image_hw
     from common.training.records import load_json
     from reproductions.transfer_ensemble.paper import PAPER
@@ -385,7 +394,6 @@ def score_other_images(groups: dict[str, list[Path]], result: dict, data_dir: st
     from common.training.experiment import image_hw
     from common.training.tasks import PostProcess
 
-    from reproductions.transfer_ensemble.submit import _predictor
     from reproductions.transfer_ensemble.tta import FIVE_VIEWS
 
     index = load_index(dataset, data_dir)
@@ -395,7 +403,7 @@ def score_other_images(groups: dict[str, list[Path]], result: dict, data_dir: st
     out = {"dataset": index.name, "images": len(samples), "models": {}}
     means, arrays = [], {}
     for row, runs in groups.items():
-        first, predict = _predictor(list(runs), FIVE_VIEWS)
+        first, predict = predictor(list(runs), FIVE_VIEWS)
         size = image_hw(first.cfg)
         if size not in arrays:           # decoded once per image size, whatever the number of models
             arrays[size] = load_arrays(index, samples, size, cache_dir=cache_dir, progress=progress)

@@ -20,16 +20,9 @@ from pathlib import Path
 
 
 from common.cli import ConfigError
+from reproductions.transfer_ensemble.ensemble import predictor
 
 SUBMISSIONS = {"submission1": "restricted", "submission2": "plain", "submission3": "lowered"}
-
-
-def _predictor(run_dirs: list[Path], views):
-    from common.training.commands import _ensemble, open_run
-    from reproductions.transfer_ensemble.paper import PAPER
-
-    runs = [open_run(PAPER, r) for r in run_dirs]
-    return runs[0], _ensemble(runs, views, runs[0].task)
 
 
 def _chosen(scores: dict) -> dict:
@@ -55,7 +48,7 @@ def submit(lesion_json: Path, images: list[Path], out: Path, attributes_json: Pa
     if lesion.get("task", "lesion") != "lesion":
         raise ConfigError(f"{lesion_json} is not a lesion ensemble output (ensemble --task lesion)")
     runs = [resolve_run(e["run"], lesion_json, lesion.get("runs_root")) for rs in lesion["runs"].values() for e in rs]
-    first, predict = _predictor(runs, views)
+    first, predict = predictor(runs, views)
     pair = (lesion["ensemble"]["five"] if "ensemble" in lesion else next(iter(lesion["models"].values()))["five"])
     post = PostProcess(kind="double", largest=True, t_high=pair["t_high"], t_low=pair["t_low"])
     written = {"task1": [], **{name: [] for name in SUBMISSIONS}}
@@ -83,7 +76,7 @@ def submit(lesion_json: Path, images: list[Path], out: Path, attributes_json: Pa
             rows = [r for r in entry["scores"] if r != "Ensemble"]
             run_dirs = [resolve_run(e["run"], attributes_json, result.get("runs_root"))
                         for row in rows for e in result["runs"][row]]
-            a_first, a_predict = _predictor(run_dirs, views)
+            a_first, a_predict = predictor(run_dirs, views)
             chosen = _chosen(entry["scores"])
             for path, (height, width) in items:
                 small, _ = small_image(path, image_hw(a_first.cfg))
@@ -113,14 +106,14 @@ def main(argv=None) -> dict:
     parser.add_argument("--out", required=True, help="output folder (task1/, submission1/, submission2/, submission3/)")
     args = parser.parse_args(argv)
     from common.quiet import import_backend
-    from common.training.commands import _collect_images
+    from common.training.runs import collect_images
 
     import_backend(verbose=False)
     try:
         for given in [args.lesion] + ([args.attributes] if args.attributes else []):
             if not Path(given).is_file():
                 raise ConfigError(f"{given}: no such file (an ensemble.json written by the ensemble command)")
-        images = _collect_images(args.inputs)
+        images = collect_images(args.inputs)
         written = submit(Path(args.lesion), images, Path(args.out),
                          Path(args.attributes) if args.attributes else None, args.tta)
     except (ConfigError, FileNotFoundError, ValueError) as exc:

@@ -190,6 +190,14 @@ class Task:
         """Challenge scores of the outputs; ``native``: at each image's own size where files exist."""
         raise NotImplementedError
 
+    def has_truth(self, sample) -> bool:
+        """Whether a sample has this task's ground truth (a mask; attributes and classes override)."""
+        return bool(sample.mask)
+
+    def record_classes(self, record: dict):
+        """The class names a run of this task recorded (the CSV columns ``predict`` writes), or None."""
+        return None
+
     def check_data(self, index, split: dict, cfg) -> dict:
         """Refuse data this row cannot learn (a ``ConfigError`` naming the fix) and say what the run
         should know about it; returns what the record keeps of the data (e.g. its classes)."""

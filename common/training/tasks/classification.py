@@ -58,6 +58,12 @@ class ClassificationTask(Task):
         n = getattr(cfg, "n_classes", None) or self.n_classes
         return self if n == self.n_classes else type(self)(n, self.monitors)
 
+    def has_truth(self, sample) -> bool:
+        return sample.label is not None
+
+    def record_classes(self, record: dict):
+        return record.get("classes")
+
     def check_data(self, index, split, cfg):
         """The classes come from the data, and the row's softmax must match them: a dataset with
         another number of classes (PH2's 3 diagnoses under an 8-class ISIC 2019 row) is refused with

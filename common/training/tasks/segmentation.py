@@ -228,6 +228,9 @@ class AttributeTask(SegmentationTask):
                               "predicted_pixels": int(tp + fp), "jaccard": float(metrics.jaccard(tp, fp, fn))})
         return dict(result["mean"]), per_image, {"per_attribute": result["per_attribute"]}
 
+    def has_truth(self, sample) -> bool:
+        return bool(sample.attributes)
+
     def file_name(self, image_path):
         from common.data.names import attribute_mask_name
 

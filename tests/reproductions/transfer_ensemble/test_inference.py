@@ -181,11 +181,11 @@ def test_ensemble_command_scores_out_of_fold_maps_and_reuses_them(tmp_path):
     import matplotlib
 
     matplotlib.use("Agg")
-    from common import viz
+    from reproductions.transfer_ensemble import figures
 
-    fig = viz.plot_threshold_grid(tmp_path / "out" / "ensemble.json", "Xception")
+    fig = figures.plot_threshold_grid(tmp_path / "out" / "ensemble.json", "Xception")
     assert fig.axes[0].get_title().startswith("Xception")
-    fig = viz.show_oof_maps(tmp_path / "out" / "ensemble.json", n=2)
+    fig = figures.show_oof_maps(tmp_path / "out" / "ensemble.json", n=2)
     assert len(fig.axes) == 2 * 2                    # two images: the image, the one model's map
 
 
