@@ -44,13 +44,22 @@ class RunResult:
     commit: str = "?"
     runs: list[str] = field(default_factory=list)
     options: str = ""          # runner options that change numbers (BN recalibration, devices, precision)
+    data_folder: str = ""      # the data folder's name (e.g. a 256x256 copy of ISIC 2017), when recorded
 
     def provenance(self) -> str:
         size = "x".join(map(str, self.image_size)) if isinstance(self.image_size, (list, tuple)) else self.image_size
         commit = self.commit or "?"
         options = f", {self.options}" if self.options else ""
-        return (f"{self.dataset}, split {self.split}, {self.epochs} epochs, {size}, weights {self.weights}"
+        folder = f" (data folder {self.data_folder})" if self.data_folder else ""
+        return (f"{self.dataset}{folder}, split {self.split}, {self.epochs} epochs, {size}, weights {self.weights}"
                 f"{options}, {self.backend} on {self.hardware}, commit {commit}; run {', '.join(self.runs)}")
+
+
+def data_folder(rec: dict) -> str:
+    """The name of the folder a run's data came from ("" for the synthetic data): the cells say
+    which copy of a dataset ran (a 256x256 copy of ISIC 2017 is not the challenge's images)."""
+    folder = (rec.get("config") or {}).get("data_dir")
+    return Path(str(folder)).name if folder else ""
 
 
 def run_options(rec: dict) -> str:
@@ -225,7 +234,8 @@ def summarise(records: Sequence[dict], row: str, dataset: str, score_split: str 
                      epochs=_epochs(newest), image_size=size,
                      weights=weights, hardware=prov.get("hardware", "?"),
                      backend=prov.get("backend", "?"), commit=_commits(group),
-                     runs=[r["name"] for r in group], options=run_options(newest))
+                     runs=[r["name"] for r in group], options=run_options(newest),
+                     data_folder=data_folder(newest))
 
 
 def _commit(prov: Mapping) -> str:
@@ -413,7 +423,7 @@ def _single(rec: dict, row: str) -> RunResult:
                      scores=_scores(rec, used) or {}, epochs=_epochs(rec),
                      image_size=_settings(rec)[1], weights=_settings(rec)[2],
                      hardware=prov.get("hardware", "?"), backend=prov.get("backend", "?"), commit=_commit(prov),
-                     runs=[rec["name"]], options=run_options(rec))
+                     runs=[rec["name"]], options=run_options(rec), data_folder=data_folder(rec))
 
 
 def other_runs_table(records: Sequence[dict], exclude_datasets: Sequence[str], metrics: Sequence[str],
