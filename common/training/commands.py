@@ -203,7 +203,10 @@ def _train(paper, args, where: _Progress | None = None) -> list[Path]:
     if from_record:
         row, base = _from_record(paper, args)       # the recorded config, quick settings included
     else:
-        row = row_name(paper.rows, args.row or paper.default_row)
+        quick = not args.row and not args.data_dir and (args.dataset or "synthetic") == "synthetic"
+        if quick and paper.quick_row:
+            print(paper.quick_note, file=sys.stderr)
+        row = row_name(paper.rows, args.row or (paper.quick_row if quick and paper.quick_row else paper.default_row))
         base = paper.rows[row]
     if args.seed is None:
         args.seed = 0

@@ -51,6 +51,8 @@ class Paper:
         offline_expand: ``(cfg, images, masks, seed) -> (images, masks)`` or None.
         weights_choices: what ``--encoder-weights`` accepts (SLSNet: none only).
         synthetic_defaults: the quick settings of the embedded synthetic data.
+        quick_row / quick_note: the row trained on the synthetic data when ``--row`` is omitted
+            (default: ``default_row``), and the line printed to say why.
         fallback_split: the split used where a row's ``official`` split does not exist.
         size_multiple: ``cfg -> int`` (or an int): image height and width must be multiples of it
             (2 to the number of times the network halves the resolution); checked before any work.
@@ -74,6 +76,10 @@ class Paper:
     fallback_split: str = "holdout:0.8,0.2"
     size_multiple: Callable[[Any], int] | int = 32   # image sides must divide by it (the net's stride)
     subset: Callable | None = None
+    #: the row the quick start trains on the synthetic data when --row is omitted, and the one line
+    #: that says why (SLSNet: the row as printed does not learn; the run names the row that does)
+    quick_row: str | None = None
+    quick_note: str = ""
 
     def task_for(self, cfg):
         """The row's task, bound to the row's config (an attribute task to its attribute)."""

@@ -148,6 +148,12 @@ ROWS: dict[str, SLSNetConfig] = {
     "SLSNet + BCE + L1": replace(BASE, losses=("adversarial", "l1")),
     "SLSNet + BCE + Jaccard": replace(BASE, losses=("adversarial", "jaccard")),
     "SLSNet + BCE + L1 + Jaccard": BASE,
+    # Not the paper's rows: the best-behaved reading of eq. 7 on ISIC 2017 (the README's "On its own
+    # dataset"): L1 summed over each image's pixels, so lambda = 0.1 weighs it H*W/10 times as much as
+    # the mean; as printed (a mean) the adversarial term's gradient is 30-150x the supervised one's
+    # and G does not learn. In no paper table.
+    "SLSNet (as it trains)": replace(BASE, l1_reduction="sum"),
+    "SLSNet 64 (as it trains)": replace(BASE, image_size=64, l1_reduction="sum"),
 }
 
 TABLES: dict[str, list[str]] = {

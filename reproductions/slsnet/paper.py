@@ -54,4 +54,8 @@ PAPER = Paper(
     # The embedded synthetic data: a few minutes on a laptop CPU (the paper's schedule on real data).
     synthetic_defaults={"epochs": 8, "synthetic_size": 128, "image_size": (64, 64), "augmentation": "none"},
     size_multiple=lambda cfg: math.lcm(8, *cfg.multiscale_factors),  # three 2x downsamplings, Sec. 3.1
+    quick_row="SLSNet (as it trains)",
+    quick_note=('note: SLSNet as printed (row "SLSNet": L1 averaged, lambda = 0.1) does not learn: its '
+                "discriminator overpowers the generator (the README's \"On its own dataset\"); this quick run "
+                'trains row "SLSNet (as it trains)" (L1 summed per image). --row SLSNet trains the printed row'),
 )
