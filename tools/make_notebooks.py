@@ -113,7 +113,9 @@ def notebook(paper: str, title: str):
                               "Right: the cosine between the two (at or below 0, the adversarial gradient does not "
                               "point where the ground truth does)."),
             new_code_cell(
-                "GAN = [r for r in RECORDS + LOCAL if 'grad_adv_over_sup' in (Path(r) / 'history.csv').read_text().split('\\n', 1)[0]]\n"
+                "has_balance = lambda r: 'grad_adv_over_sup' in (Path(r) / 'history.csv').read_text().split('\\n', 1)[0]\n"
+                "# the committed records (local runs only where none is committed)\n"
+                "GAN = [r for r in RECORDS if has_balance(r)] or [r for r in LOCAL if has_balance(r)]\n"
                 "viz.plot_gradient_balance(GAN, labels=[Path(r).name for r in GAN])\n"
                 "plt.show()"),
         ]
