@@ -70,10 +70,14 @@ def test_two_devices_match_one_at_the_same_global_batch(backend, paper, tmp_path
     one, two = _run(backend, paper, tmp_path)
     a, b = _numbers(one), _numbers(two)
     assert a.keys() == b.keys()
-    losses = [k for k in a if not k.startswith("val_")]
+    losses = [k for k in a if not k.startswith(("val_", "grad_"))]
     assert losses, a
     for key in losses:
         assert np.isclose(a[key], b[key], rtol=2e-3, atol=1e-4), (key, a[key], b[key])
+    # the GAN's gradient balance is measured on the whole batch with the weights as they are: close
+    # (BatchNorm statistics and the summed replica updates differ in the last digits)
+    for key in (k for k in a if k.startswith("grad_")):
+        assert np.isclose(a[key], b[key], rtol=5e-2, atol=5e-2), (key, a[key], b[key])
     for key in (k for k in a if k.startswith("val_")):
         assert abs(a[key] - b[key]) < 1e-2, (key, a[key], b[key])
     record = json.loads((two / "config.json").read_text())
