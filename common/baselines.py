@@ -41,13 +41,13 @@ def score_folds(index, spec: str, seed: int = 0, method: str = "otsu") -> dict:
     """Per fold (or the one test part) the mean scores of ``method`` on the scored images."""
     from common import metrics
     from common.data.decode import read_image, read_mask
-    from common.training.experiment import make_split
+    from common.training.experiment import fold_count, make_split
 
     if method not in METHODS:
         raise ValueError(f"unknown baseline {method!r}; choose one of {', '.join(METHODS)}")
     by_id = {s.id: s for s in index.samples}
     kind = spec.partition(":")[0]
-    k = int(spec.split(":")[1].split(",")[0]) if kind == "kfold" else 1
+    k = fold_count(spec) or 1
     folds = []
     for fold in range(k):
         split = make_split(index, spec, seed, fold if kind == "kfold" else None)

@@ -278,8 +278,6 @@ def plot_class_counts(counts: dict, reference: dict | None = None, ax=None, titl
 def plot_confusion(run_dir: str | os.PathLike, split: str = "test", checkpoint: str | None = None):
     """A classifier run's confusion matrix (rows: truth, columns: prediction) and per-class recall,
     from its ``metrics.json`` (``checkpoint``: one of the kept ones; default the main)."""
-    import json
-
     import matplotlib.pyplot as plt
 
     metrics = json.loads((Path(run_dir) / "metrics.json").read_text())

@@ -36,16 +36,14 @@ def read_mask(path, threshold: int = MASK_THRESHOLD_8BIT) -> np.ndarray:
     except Exception as err:  # noqa: BLE001 - PIL raises several types for unreadable files
         raise ScoringError(f"could not read mask {path}: {err}") from None
     try:
-        with Image.open(path) as image:
-            low_values = image.mode in ("L", "P", "RGB", "RGBA", "LA", "I", "I;16") and 0 < max(
-                hi for _, hi in (image.getextrema() if isinstance(image.getextrema()[0], tuple)
-                                 else (image.getextrema(),))) <= 1 and image.mode != "P"
+        with Image.open(path) as image:           # a grey mask of 0 and 1 only
+            low_values = image.mode in ("L", "I", "I;16") and image.getextrema()[1] == 1
     except Exception:  # noqa: BLE001 - it was decoded above; the warning is a courtesy
         low_values = False
     if low_values:
         _warn(f"{path.name} holds values 0/1: read as 0/255, as training reads it (the challenge's scorer, "
               "binarising at > 128, would read it as empty; save masks as 0/255)")
-    return (mask * np.uint8(255)).astype(np.uint8)
+    return mask * np.uint8(255)
 
 
 def _index_masks(folder: Path, role: str, with_attribute: bool = False) -> dict:

@@ -11,7 +11,6 @@ import json
 import os
 import shutil
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
@@ -143,11 +142,11 @@ def _interrupted_message(paper, run_dir: Path | None) -> str:
 
 def _folds(args, cfg) -> list[int | None]:
     spec = getattr(cfg, "split", "")
-    if not spec.startswith("kfold"):
+    k = ex.fold_count(spec)
+    if k is None:
         if args.fold not in (None, "0"):
             raise ConfigError(f"--fold applies to k-fold splits; this row's split is {spec!r}")
         return [None]
-    k = int(spec.split(":")[1].split(",")[0]) if ":" in spec else 5
     if args.fold in (None, "all"):
         return list(range(k)) if args.fold == "all" else [0]
     try:
@@ -396,7 +395,7 @@ def _fit_and_score(paper, args, row, cfg, weights, fold, run_dir, record, resume
     record["dataset"] = data.index.name
     row_data = getattr(cfg, "dataset", None)          # the data the paper ran this row on
     if row_data and data.index.name != row_data:
-        print(f"note: row {row!r} is the paper's experiment on {row_data}; this run is on "
+        print(f"note: row {row!r} is set up for {row_data}; this run is on "
               f"{data.index.name}, so the results tables list it under other data, not in the "
               "paper's row", file=sys.stderr)
     changed = False

@@ -174,6 +174,19 @@ class PreparedData:
     skipped: list[dict] = field(default_factory=list)   # {"id", "error"} of samples --skip-bad left out
 
 
+def fold_count(spec: str) -> int | None:
+    """The K of a ``kfold:K[,VAL_SHARE]`` split spec (5 for a bare ``kfold``, as :func:`make_split`
+    reads it); None for any other split."""
+    kind, _, rest = str(spec).partition(":")
+    if kind.strip().lower() != "kfold":
+        return None
+    first = rest.split(",")[0].strip()
+    try:
+        return int(float(first)) if first else 5
+    except ValueError:
+        raise ConfigError(f"--split {spec}: K must be a whole number, e.g. kfold:5") from None
+
+
 def make_split(index, spec: str, seed: int, fold: int | None = None) -> dict[str, list[str]]:
     """Split an index by a spec: ``official``, ``holdout:0.8,0.2[,...]``, ``count:N[,V]``,
     ``kfold:K`` (with ``fold``), or ``kfold:K,VAL_SHARE``."""

@@ -23,8 +23,10 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def _folds(suite: Suite) -> list[int | None]:
-    kind, _, rest = suite.split.partition(":")
-    return list(range(int(rest.split(",")[0]))) if kind == "kfold" else [None]
+    from common.training.experiment import fold_count
+
+    k = fold_count(suite.split)
+    return list(range(k)) if k else [None]
 
 
 def run_dir(root: Path, suite: Suite, entry: Entry, fold: int | None) -> Path:
@@ -80,7 +82,7 @@ def _per_image_csv(path: Path) -> dict[str, dict[str, float]]:
     return {str(r["id"]): {m: float(r[m]) for m in leaderboard.METRICS} for r in read_csv(path)}
 
 
-def _cost(entry: Entry, runs: list[Path], index=None, samples=()) -> dict:
+def _cost(entry: Entry, runs: list[Path], index, samples) -> dict:
     """Parameters, MACs at the run's size, training seconds per epoch, inference images per second."""
     from common.profiling import count_macs, count_params
     from common.training.runs import open_run
@@ -97,7 +99,7 @@ def _cost(entry: Entry, runs: list[Path], index=None, samples=()) -> dict:
         out["macs"] = count_macs(run.model, (h, w, 3))
     except Exception:  # noqa: BLE001 - a cost column, never a reason to lose the leaderboard
         out["macs"] = None
-    if samples:
+    if samples:                                                   # the first test images, timed
         from common.data.cache import decode_sample
 
         small = np.stack([decode_sample(index, s, (h, w))[0] for s in samples])
@@ -192,7 +194,8 @@ def score(suite: Suite, entries, data_dir, root: Path, score_on: str | None = No
                 per_image.update({str(r["id"]): {m: float(r[m]) for m in leaderboard.METRICS}
                                   for r in result["per_image"]})
         if e.kind == "ensemble":       # its members' costs are their own rows
-            cost = {"size": _cost(members[0], runs_all[:1])["size"]}
+            h, w = json.loads((runs_all[0] / "config.json").read_text())["config"]["image_size"]
+            cost = {"size": f"{h}x{w}"}
         else:
             cost = _cost(e, runs_all, index, timing)
         scored.append(leaderboard.Scored(e.name, {k: per_image[k] for k in test_ids if k in per_image},

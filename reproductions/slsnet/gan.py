@@ -237,17 +237,18 @@ class Pix2PixStep(Step):
         total: dict[str, list] = {}
         for i in range(min(BALANCE_BATCHES, len(batches))):
             x, y = batches[i]
-            grads = self._term_grads(np.asarray(x), np.asarray(y))
+            grads = self._term_grads(np.asarray(x), np.asarray(y), names)
             for key, value in balance_logs(grads, names).items():
                 total.setdefault(key, []).append(value)
         return {key: float(np.mean(values)) for key, values in total.items()}
 
     def _term_names(self):
+        """The names of eq. 7's terms this step's loss holds (those ``_generator_terms`` returns)."""
         probe = _generator_terms(self.cfg, np.zeros((1, 1), "float32"), np.zeros((1, 1), "float32"),
                                  np.full((1, 1), 0.5, "float32") if self.adversarial else None)
         return probe.keys()
 
-    def _term_grads(self, x, y) -> dict:
+    def _term_grads(self, x, y, names) -> dict:
         """name -> the flat gradient (float64) of the weighted term on G's trainable weights."""
         g, d, cfg = self.g, self.d, self.cfg
         g_tv = [v.value for v in g.trainable_variables]
@@ -269,7 +270,6 @@ class Pix2PixStep(Step):
         if backend() == "jax":
             import jax
 
-            names = list(self._term_names())
             return {n: flat(jax.grad(lambda tv, n=n: terms(tv)[n])(g_tv)) for n in names}
         import tensorflow as tf
 

@@ -45,6 +45,7 @@ def fold_groups(runs_root: str | Path, dataset: str, rows=None) -> tuple[dict[st
     A group is the runs of one row with the same resolved config, split, seed and encoder weights; it
     is complete when it has a finished run for every fold of its ``kfold:K`` split.
     """
+    from common.training.experiment import fold_count
     from common.training.records import find_runs, load_json
     from reproductions.transfer_ensemble.configs import LESION_ROWS, ROWS
 
@@ -69,7 +70,7 @@ def fold_groups(runs_root: str | Path, dataset: str, rows=None) -> tuple[dict[st
             if key[0] != row:
                 continue
             spec = key[2] or ""
-            k = int(spec.split(":")[1].split(",")[0]) if spec.startswith("kfold:") else 0
+            k = fold_count(spec) or 0
             newest = max(p.name for p in folds.values())
             candidates.append((len(folds) == k and k > 0, newest, k, folds))
         complete = sorted([c for c in candidates if c[0]], key=lambda c: c[1])

@@ -16,6 +16,7 @@ import shlex
 import sys
 from pathlib import Path
 
+from common.training.experiment import fold_count
 from reproductions.transfer_ensemble.configs import ROWS, TABLES
 
 REPO = Path(__file__).resolve().parents[2]
@@ -27,7 +28,7 @@ def planned_runs(table: str = "all") -> list[tuple[str, int]]:
     runs = []
     for name in tables:
         for row in TABLES[name]:
-            k = int(ROWS[row].split.split(":")[1].split(",")[0])
+            k = fold_count(ROWS[row].split)
             runs += [(row, fold) for fold in range(k)]
     return runs
 

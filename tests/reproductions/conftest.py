@@ -133,3 +133,48 @@ def relabel_run(run: Path, target: Path, *, dataset: str, row: str | None = None
     (target / "config.json").write_text(json.dumps(cfg))
     (target / "metrics.json").write_text(json.dumps(metrics))
     return target
+
+
+class _DyingStep:
+    """A run's step, raising KeyboardInterrupt (as Ctrl-C does) at a given call."""
+
+    def __init__(self, step, at):
+        self._step, self._at, self._calls = step, at, 0
+
+    def __call__(self, x, y):
+        self._calls += 1
+        if self._calls == self._at:
+            raise KeyboardInterrupt("simulated Ctrl-C")
+        return self._step(x, y)
+
+    def __getattr__(self, attr):
+        return getattr(self._step, attr)
+
+
+@pytest.fixture
+def ctrl_c_in_epoch_2(monkeypatch):
+    """``ctrl_c_in_epoch_2(nth=1)``: the nth training run started from now on is interrupted one step
+    into its second epoch (as Ctrl-C would); ``.restore()`` puts the real epoch loop back."""
+    from common.training import loop
+
+    real_loop = loop.train_loop
+
+    class Interrupt:
+        def __init__(self, nth):
+            self.nth, self.loops = nth, 0
+
+        def loop(self, *args, step, train_batches, **kwargs):
+            self.loops += 1
+            if self.loops == self.nth:
+                step = _DyingStep(step, len(train_batches) + 1)
+            return real_loop(*args, step=step, train_batches=train_batches, **kwargs)
+
+        def restore(self):
+            monkeypatch.setattr(loop, "train_loop", real_loop)
+
+    def start(nth: int = 1) -> Interrupt:
+        interrupt = Interrupt(nth)
+        monkeypatch.setattr(loop, "train_loop", interrupt.loop)
+        return interrupt
+
+    return start

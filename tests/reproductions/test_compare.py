@@ -11,43 +11,17 @@ from reproductions.compare.__main__ import main
 from reproductions.compare.suites import SUITES
 
 
-def test_tiny_suite_trains_resumes_and_writes_the_leaderboard(tmp_path, monkeypatch, capsys):
-    from common.training import loop
-
+def test_tiny_suite_trains_resumes_and_writes_the_leaderboard(tmp_path, ctrl_c_in_epoch_2, capsys):
     runs, results = tmp_path / "runs", tmp_path / "results"
     argv = ["synthetic-tiny", "--runs-root", str(runs), "--results-dir", str(results), "--quiet"]
-    real_loop = loop.train_loop
-    calls = {"loops": 0}
-
-    class Dying:
-        """The second entry's step, raising KeyboardInterrupt (as Ctrl-C does) in its second epoch."""
-
-        def __init__(self, step, at):
-            self._step, self._at, self._calls = step, at, 0
-
-        def __call__(self, x, y):
-            self._calls += 1
-            if self._calls == self._at:
-                raise KeyboardInterrupt("simulated Ctrl-C")
-            return self._step(x, y)
-
-        def __getattr__(self, attr):
-            return getattr(self._step, attr)
-
-    def interrupted(*args, step, train_batches, **kwargs):
-        calls["loops"] += 1
-        if calls["loops"] == 2:
-            step = Dying(step, len(train_batches) + 1)
-        return real_loop(*args, step=step, train_batches=train_batches, **kwargs)
-
-    monkeypatch.setattr(loop, "train_loop", interrupted)
+    interrupt = ctrl_c_in_epoch_2(nth=2)            # the second entry's run, in its second epoch
     with pytest.raises(SystemExit) as stopped:
         main(argv)
     assert stopped.value.code == 130
     first = runs / "compare" / "synthetic-tiny" / "slsnet-generator-alone-tiny"
     assert (first / "metrics.json").exists()
     mtime = (first / "metrics.json").stat().st_mtime_ns
-    monkeypatch.setattr(loop, "train_loop", real_loop)
+    interrupt.restore()
     capsys.readouterr()
     written = main(argv)
     err = capsys.readouterr().err

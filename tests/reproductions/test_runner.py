@@ -54,41 +54,19 @@ def test_run_folder_holds_the_record(name, tiny_runs):
 
 
 @pytest.mark.parametrize("name", PAPERS)
-def test_resume_after_interruption_ends_like_an_uninterrupted_run(name, tiny_runs, tmp_path, monkeypatch):
+def test_resume_after_interruption_ends_like_an_uninterrupted_run(name, tiny_runs, tmp_path, ctrl_c_in_epoch_2):
     """Ctrl-C one step into epoch 2, then ``--resume``: the uninterrupted run's history and scores."""
-    from common.training import loop
-
     t = tiny_runs(name)
-    real_loop = loop.train_loop
-
-    class Dying:
-        """The run's step, raising KeyboardInterrupt (as Ctrl-C does) at a given call."""
-
-        def __init__(self, step, at):
-            self._step, self._at, self._calls = step, at, 0
-
-        def __call__(self, x, y):
-            self._calls += 1
-            if self._calls == self._at:
-                raise KeyboardInterrupt("simulated Ctrl-C")
-            return self._step(x, y)
-
-        def __getattr__(self, attr):
-            return getattr(self._step, attr)
-
-    def dying_loop(*args, step, train_batches, **kwargs):
-        return real_loop(*args, step=Dying(step, len(train_batches) + 1), train_batches=train_batches, **kwargs)
-
     root = tmp_path / "runs"
     argv = [*t.train_argv(), "--runs-root", str(root)]
-    monkeypatch.setattr(loop, "train_loop", dying_loop)
+    interrupt = ctrl_c_in_epoch_2()
     with pytest.raises(SystemExit) as stopped:  # one line naming the resume command, exit status 130
         t.command("train")(argv)
     assert stopped.value.code == 130
     (run,) = [p.parent for p in root.rglob("state.json")]
     assert json.loads((run / "state.json").read_text())["epochs_done"] == 1
     assert not (run / "metrics.json").exists()
-    monkeypatch.setattr(loop, "train_loop", real_loop)
+    interrupt.restore()
     (resumed,) = t.command("train")([*argv, "--resume"])
     assert Path(resumed) == run
     full = t.run

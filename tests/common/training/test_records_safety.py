@@ -3,14 +3,11 @@ writers and readers under faults (a full disk, a damaged checkpoint or record)."
 from __future__ import annotations
 
 import errno
-import json
 import os
 import shutil
 import subprocess
 import uuid
-from pathlib import Path
 
-import numpy as np
 import pytest
 
 from common.data.errors import DataError
@@ -38,22 +35,28 @@ def test_a_damaged_checkpoint_or_record_is_named(tmp_path):
         records.load_json(cut)
 
 
-@pytest.fixture
-def tiny_disk(tmp_path):
-    """A 1 MB tmpfs (skipped where it cannot be mounted: not root, or no mount in a container)."""
-    where = tmp_path / f"disk-{uuid.uuid4().hex[:6]}"
+def _tmpfs(tmp_path, options: str):
+    """A tmpfs mounted with ``options`` for the test (skipped where it cannot be mounted: not root,
+    or no mount in a container); unmounted afterwards."""
+    where = tmp_path / f"tmpfs-{uuid.uuid4().hex[:6]}"
     where.mkdir()
     try:
-        done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1M", "tmpfs", str(where)],
+        done = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(where)],
                               capture_output=True, timeout=20)
     except (OSError, subprocess.TimeoutExpired):
         pytest.skip("mount is not available here")
     if done.returncode:
-        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode().strip()}")
+        pytest.skip(f"cannot mount a tmpfs ({options}) here: {done.stderr.decode().strip()}")
     try:
         yield where
     finally:
         subprocess.run(["umount", "-l", str(where)], capture_output=True, timeout=20)
+
+
+@pytest.fixture
+def tiny_disk(tmp_path):
+    """A 1 MB tmpfs."""
+    yield from _tmpfs(tmp_path, "size=1M")
 
 
 def test_full_disk_while_writing_a_record_leaves_no_partial_file(tiny_disk):
@@ -89,19 +92,8 @@ def test_full_disk_when_saving_weights_is_refused_before_hdf5_starts(tmp_path, m
 
 @pytest.fixture
 def read_only_disk(tmp_path):
-    where = tmp_path / f"ro-{uuid.uuid4().hex[:6]}"
-    where.mkdir()
-    try:
-        done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1M,ro", "tmpfs", str(where)],
-                              capture_output=True, timeout=20)
-    except (OSError, subprocess.TimeoutExpired):
-        pytest.skip("mount is not available here")
-    if done.returncode:
-        pytest.skip(f"cannot mount a read-only tmpfs here: {done.stderr.decode().strip()}")
-    try:
-        yield where
-    finally:
-        subprocess.run(["umount", "-l", str(where)], capture_output=True, timeout=20)
+    """A read-only tmpfs."""
+    yield from _tmpfs(tmp_path, "size=1M,ro")
 
 
 @pytest.mark.parametrize("option", ["--runs-root", "--cache-dir"])
