@@ -182,11 +182,22 @@ class ClassificationBatches(_Batches):
         augment: ``callable(image_uint8, mask_uint8, rng) -> (image, mask)`` — the joint transforms
             of `common.augment` work unchanged (an empty mask is passed and dropped) — or a
             callable returning the image alone.
+        sampling: ``"uniform"`` (every image once per epoch) or ``"balanced"`` (with ``shuffle``: each
+            epoch draws as many images as there are, with replacement, every class equally likely,
+            so a rare class is seen as often as a common one; the draw is a pure function of
+            ``(seed, epoch)``).
     """
+
+    SAMPLINGS = ("uniform", "balanced")
 
     def __init__(self, images_uint8, labels, batch_size, *, n_classes=None, shuffle=False, seed=0,
                  augment: Callable | None = None, colour_space="rgb", preprocess=None,
-                 drop_remainder=False, workers=1, epoch=0):
+                 drop_remainder=False, workers=1, epoch=0, sampling="uniform"):
+        if sampling not in self.SAMPLINGS:
+            raise ValueError(f"sampling must be one of {', '.join(self.SAMPLINGS)}, got {sampling!r}")
+        if sampling == "balanced" and labels is None:
+            raise ValueError("sampling='balanced' needs the labels")
+        self.sampling = sampling
         super().__init__(images_uint8, batch_size, shuffle=shuffle, seed=seed, augment=augment,
                          colour_space=colour_space, preprocess=preprocess,
                          drop_remainder=drop_remainder, workers=workers, epoch=epoch)
@@ -198,6 +209,19 @@ class ClassificationBatches(_Batches):
             if labels.min() < 0 or labels.max() >= n_classes:
                 raise ValueError(f"labels must be in 0..{n_classes - 1}")
         self.labels, self.n_classes = labels, n_classes
+
+    def order(self, epoch: int | None = None) -> np.ndarray:
+        if self.sampling == "uniform" or not self.shuffle:
+            return super().order(epoch)
+        epoch = self.epoch if epoch is None else int(epoch)
+        cached = self._cached_order
+        if cached is None or cached[0] != epoch:
+            counts = np.bincount(self.labels, minlength=self.n_classes).astype(np.float64)
+            weight = 1.0 / counts[self.labels]
+            rng = np.random.default_rng([self.seed, epoch, 1])
+            cached = (epoch, rng.choice(len(self.labels), len(self.labels), replace=True, p=weight / weight.sum()))
+            self._cached_order = cached
+        return cached[1]
 
     def __getitem__(self, i):
         positions, rows = self._rows(i)

@@ -28,6 +28,7 @@ class ThesisConfig:
         "model": (*MODELS, "unet"), "experiment": (*EXPERIMENTS, "segmentation"),
         "dataset": ("isic2019", "isic2018"), "loss": ("categorical_ce", "dice", "bce"),
         "optimizer": ("adam",), "augment": ("none", "classification_train"),
+        "sampling": ("uniform", "balanced"),
     }
     OPEN_FIELDS: ClassVar[dict[str, str]] = {"encoder_weights": "imagenet, none or a weights file",
                                              "split": "a split spec"}
@@ -40,6 +41,7 @@ class ThesisConfig:
     n_classes: int = 8  # the eight diagnoses with images (UNK has none); balanced: 5
     image_size: tuple[int, int] = (256, 256)  # section 4.1.2: resized to 256 x 256 (the U-Net: 768 x 1024)
     augment: str = "none"  # section 4.3.2 says augmentation was done in PyTorch, not which: none by default
+    sampling: str = "uniform"  # each image once per epoch (the thesis); "balanced": every class equally often (ours, for the CPU recipe)
     loss: str = "categorical_ce"  # categorical cross-entropy (the U-Net: Dice)
     optimizer: str = "adam"  # not stated: Adam (ours)
     learning_rate: float = 1e-4  # not stated: 1e-4, a usual rate for fine-tuning (ours)

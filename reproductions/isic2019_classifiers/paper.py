@@ -11,7 +11,7 @@ from common.cli import ConfigError
 from common.training.experiment import Paper, TrainingParts, build_or_explain
 from common.training.tasks import ClassificationTask, Monitor, SegmentationTask
 from reproductions.isic2019_classifiers.configs import ROWS
-from reproductions.isic2019_classifiers.data import BALANCED_CLASSES, CLASSES, balanced_subset
+from reproductions.isic2019_classifiers.data import BALANCED_CLASSES, BALANCED_PER_CLASS, CLASSES, balanced_subset
 
 UNET_MONITORS = (Monitor("jaccard", "val_jaccard", "max"), Monitor("loss", "val_loss", "min"))
 
@@ -84,7 +84,13 @@ def subset(index, cfg, seed):
     try:
         ids, labels = balanced_subset([s.id for s in labelled], [s.label for s in labelled], seed)
     except ValueError as exc:
-        raise ConfigError(f"{index.name}: {exc}; the balanced experiment needs ISIC 2019's 25,331 images") from exc
+        raise ConfigError(f"{index.name}: {exc}; the balanced experiment needs images of MEL, NV, BCC, BKL "
+                          "and at least one of AK, DF, VASC, SCC") from exc
+    per_class = len(ids) // len(BALANCED_CLASSES)
+    if per_class != BALANCED_PER_CLASS:
+        print(f"note: the balanced experiment draws {per_class} images of each of its 5 classes from "
+              f"{index.name} (the smallest class's count; the thesis's {BALANCED_PER_CLASS} on ISIC 2019's "
+              "25,331 images)", file=sys.stderr)
     by_id = {s.id: s for s in labelled}
     samples = [dataclasses.replace(by_id[i], label=lab) for i, lab in sorted(zip(ids, labels))]
     return dataclasses.replace(index, samples=samples, classes=list(BALANCED_CLASSES))

@@ -112,7 +112,8 @@ class ClassificationTask(Task):
 
         return ClassificationBatches(images, targets, cfg.batch_size, n_classes=self.n_classes, shuffle=shuffle,
                                      seed=seed, augment=augment, colour_space=getattr(cfg, "colour_space", "rgb"),
-                                     drop_remainder=drop_remainder)
+                                     drop_remainder=drop_remainder,
+                                     sampling=getattr(cfg, "sampling", "uniform") if shuffle else "uniform")
 
     def output(self, prediction):
         return prediction                                   # [B, K] softmax

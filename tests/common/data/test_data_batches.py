@@ -68,6 +68,28 @@ def test_classification_batches(data):
     assert np.allclose(b2[0][0], images[:4, ::-1] / 255.0, atol=1e-6)
 
 
+def test_balanced_sampling_sees_every_class_equally_often():
+    """90 images of class 0, 10 of class 1: uniform epochs show class 1 a tenth of the time,
+    balanced ones about half, drawn as a pure function of (seed, epoch)."""
+    images = np.zeros((100, 4, 4, 3), np.uint8)
+    labels = np.array([0] * 90 + [1] * 10)
+    b = ClassificationBatches(images, labels, 10, n_classes=2, shuffle=True, seed=3, sampling="balanced")
+    drawn = np.concatenate([b.order(e) for e in range(40)])
+    assert len(b.order(0)) == 100 and len(b) == 10
+    assert abs(np.mean(labels[drawn] == 1) - 0.5) < 0.03
+    assert set(drawn[labels[drawn] == 1]) == set(range(90, 100))
+    again = ClassificationBatches(images, labels, 10, n_classes=2, shuffle=True, seed=3, sampling="balanced")
+    assert np.array_equal(again.order(5), b.order(5)) and not np.array_equal(b.order(5), b.order(6))
+    x, y = b[0]
+    assert np.array_equal(y.argmax(1), labels[b.order(0)[:10]])
+    plain = ClassificationBatches(images, labels, 10, n_classes=2, shuffle=False, sampling="balanced")
+    assert np.array_equal(plain.order(), np.arange(100))              # validation: every image once
+    with pytest.raises(ValueError, match="sampling must be one of"):
+        ClassificationBatches(images, labels, 10, sampling="weighted")
+    with pytest.raises(ValueError, match="needs the labels"):
+        ClassificationBatches(images, None, 10, sampling="balanced")
+
+
 def test_keras_fit_one_epoch(data):
     import keras
     images, masks, _ = data
