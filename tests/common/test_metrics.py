@@ -530,3 +530,39 @@ def test_classification_refuses_nan_probabilities(tmp_path, capsys):
     assert M.main(["classification", "--truth", str(tmp_path / "truth.csv"), "--pred", str(tmp_path / "pred.csv")]) == 1
     err = capsys.readouterr().err
     assert "NaN" in err and "ISIC_0000001" in err
+
+
+def test_classification_matches_the_official_isic_scorer(tmp_path):
+    """The balanced multi-class accuracy of `python -m common.metrics classification` equals the
+    official `isic-challenge-scoring` package's on a CSV written by the classifiers' `predict`
+    writer (ties, a class without images and UNK included). Optional: runs where the package is
+    installed (`pip install isic-challenge-scoring "pandas<3"`; it calls pandas's removed applymap)."""
+    pytest.importorskip("isic_challenge_scoring")
+    from isic_challenge_scoring import load_csv, metrics as official
+    from common.training.tasks.classification import ClassificationTask
+
+    rng = np.random.default_rng(7)
+    names = [c for c in M.ISIC2019_CLASSES if c != "UNK"]
+    n = 300
+    truth = rng.choice([0, 1, 2, 3, 4, 6, 7], n, p=[0.2, 0.4, 0.1, 0.05, 0.15, 0.05, 0.05])  # no DF
+    ids = [f"ISIC_{k:07d}" for k in range(n)]
+    _write_csv(tmp_path / "truth.csv", ["image", *M.ISIC2019_CLASSES],
+               [[i, *(1.0 if j == t else 0.0 for j in range(9))] for i, t in zip(ids, truth)])
+    probs = rng.dirichlet(np.ones(8), n).astype(np.float32)
+    probs[np.arange(0, n, 3), truth[::3]] += 0.5           # better than chance
+    probs /= probs.sum(1, keepdims=True)
+    probs[5, :2] = probs[5].max() + 0.1                    # a tie: undecided, wrong for both
+    probs[5] /= probs[5].sum()
+    ClassificationTask(8).write(tmp_path, [(Path(f"{i}.jpg"), None) for i in ids], probs, None, classes=names)
+    ours = M.score_class_csvs(tmp_path / "truth.csv", tmp_path / "predictions.csv")
+    # the official parsing and the function behind its balanced-accuracy score (its per-class AUCs,
+    # which the full score object also computes, need images of every class)
+    with open(tmp_path / "truth.csv") as t, open(tmp_path / "predictions.csv") as p:
+        truth_p, weights = load_csv.parse_truth_csv(t)
+        pred_p = load_csv.parse_csv(p, truth_p.columns)
+    load_csv.validate_rows(truth_p, pred_p)
+    load_csv.sort_rows(truth_p)
+    load_csv.sort_rows(pred_p)
+    reference = official.balanced_multiclass_accuracy(truth_p, pred_p, weights.score_weight)
+    assert ours["balanced_accuracy"] == pytest.approx(reference, abs=1e-12)
+    assert 0.2 < ours["balanced_accuracy"] < 0.9
