@@ -59,7 +59,22 @@ def data_folder(rec: dict) -> str:
     """The name of the folder a run's data came from ("" for the synthetic data): the cells say
     which copy of a dataset ran (a 256x256 copy of ISIC 2017 is not the challenge's images)."""
     folder = (rec.get("config") or {}).get("data_dir")
-    return Path(str(folder)).name if folder else ""
+    if not folder:
+        return ""
+    n = rec.get("images")
+    return Path(str(folder)).name + (f": {n:,} images in the split" if n else "")
+
+
+def split_size(run_dir: Path) -> int | None:
+    """How many images a run's ``split.json`` holds (every part; the balanced experiment's subset, a
+    ``--limit``), or None without one."""
+    path = Path(run_dir) / "split.json"
+    if not path.is_file():
+        return None
+    split = load_json(path)
+    parts = split.get("split", split) if isinstance(split, dict) else {}
+    ids = {i for v in parts.values() if isinstance(v, list) for i in v if isinstance(i, str)}
+    return len(ids) or None
 
 
 def run_options(rec: dict) -> str:
@@ -84,7 +99,7 @@ def run_options(rec: dict) -> str:
 def _record(run_dir: Path) -> dict:
     cfg = load_json(run_dir / "config.json")
     met = load_json(run_dir / "metrics.json")
-    return {"dir": run_dir, "config": cfg, "metrics": met}
+    return {"dir": run_dir, "config": cfg, "metrics": met, "images": split_size(run_dir)}
 
 
 def collect(paper: str, runs_root: str | Path, results_dir: str | Path) -> list[dict]:
