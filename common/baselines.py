@@ -84,13 +84,31 @@ def fit_softmax_regression(x: np.ndarray, y: np.ndarray, n_classes: int, l2: flo
     return res.x[:d * n_classes].reshape(d, n_classes), res.x[d * n_classes:]
 
 
-def _histogram_fold(index, split: dict, features: dict) -> dict:
-    """Fit on the training part, choose the L2 strength on the validation part, score the test part."""
+def histogram_features(index, progress: bool = True, size: tuple[int, int] = (64, 64)) -> dict[str, np.ndarray]:
+    """Every labelled image's :func:`colour_histogram`, by id: read at the image's own size (the
+    synthetic images, which have no file, drawn at ``size``)."""
+    from tqdm.auto import tqdm
+
+    from common.data.cache import decode_sample
+    from common.data.decode import read_image
+
+    def image(sample):
+        return read_image(sample.image)[0] if sample.image else decode_sample(index, sample, size)[0]
+
+    labelled = [s for s in index.samples if s.label is not None]
+    return {s.id: colour_histogram(image(s))
+            for s in tqdm(labelled, desc="colour histograms", unit="image", disable=not progress)}
+
+
+def histogram_predictions(index, split: dict, features: dict) -> dict:
+    """The colour-histogram baseline on one split: fitted on ``train``, its L2 strength chosen on
+    ``val`` by balanced accuracy, predicting ``test`` (``val`` when there is no test part). Returns
+    ``ids``, ``labels`` and ``predicted`` (class indices) of the scored images, ``part``, ``l2`` and
+    ``val_balanced_accuracy``."""
     from common import metrics
     from common.training.tasks.classification import learnable_classes
 
-    names = learnable_classes(index.classes)
-    k = len(names)
+    k = len(learnable_classes(index.classes))
     by_id = {s.id: s for s in index.samples}
 
     def part(name):
@@ -110,13 +128,25 @@ def _histogram_fold(index, split: dict, features: dict) -> dict:
         if chosen is None or val_score > chosen[0]:
             chosen = (val_score, l2, w, b)
     val_score, l2, w, b = chosen
-    predicted = (standard[2] @ w + b).argmax(1)
+    return {"ids": test_ids, "labels": y_te, "predicted": (standard[2] @ w + b).argmax(1),
+            "part": "test" if split.get("test") else "val", "l2": l2, "val_balanced_accuracy": float(val_score)}
+
+
+def _histogram_fold(index, split: dict, features: dict) -> dict:
+    """:func:`histogram_predictions` scored with the ISIC 2019 metrics."""
+    from common import metrics
+    from common.training.tasks.classification import learnable_classes
+
+    names = learnable_classes(index.classes)
+    k = len(names)
+    out = histogram_predictions(index, split, features)
+    y_te, predicted, test_ids = out["labels"], out["predicted"], out["ids"]
     recall = metrics.per_class_recall(y_te, predicted, k)
     acc = metrics.accuracy_with_ci(y_te, predicted)
     confusion = np.zeros((k, k), np.int64)
     np.add.at(confusion, (y_te, predicted), 1)
-    return {"part": "test" if split.get("test") else "val", "n": len(test_ids), "l2": l2,
-            "val_balanced_accuracy": float(val_score),
+    return {"part": out["part"], "n": len(test_ids), "l2": out["l2"],
+            "val_balanced_accuracy": out["val_balanced_accuracy"],
             "scores": {"balanced_accuracy": float(np.nanmean(recall)), "accuracy": float(acc.accuracy)},
             "accuracy_ci95": [float(acc.low), float(acc.high)],
             "per_class_recall": {n: (None if np.isnan(r) else float(r)) for n, r in zip(names, recall)},
@@ -141,11 +171,7 @@ def score_folds(index, spec: str, seed: int = 0, method: str = "otsu", progress:
         if not learnable_classes(index.classes):
             raise ConfigError(f"{index.name} has no class labels; the colour-histogram baseline classifies "
                               "(ISIC 2019's ground-truth CSV, PH2's diagnoses)")
-        from tqdm.auto import tqdm
-
-        labelled = [s for s in index.samples if s.label is not None]
-        for sample in tqdm(labelled, desc="colour histograms", unit="image", disable=not progress):
-            features[sample.id] = colour_histogram(read_image(sample.image)[0])
+        features = histogram_features(index, progress)
     folds = []
     for fold in range(k):
         split = make_split(index, spec, seed, fold if kind == "kfold" else None)

@@ -76,10 +76,33 @@ def _train(suite, entry, fold, data_dir, root, quiet) -> Path:
     return folder
 
 
-def _per_image_csv(path: Path) -> dict[str, dict[str, float]]:
+def _per_image_csv(path: Path, task: str = "segmentation") -> dict[str, dict]:
     from common.training.records import read_csv
 
+    if task == "classification":
+        return {str(r["id"]): {"label": str(r["label"]), "predicted": str(r["predicted"])} for r in read_csv(path)}
     return {str(r["id"]): {m: float(r[m]) for m in leaderboard.METRICS} for r in read_csv(path)}
+
+
+def _run_per_image(suite: Suite, run: Path) -> dict[str, dict]:
+    """A run's per-image test scores (validation when it has no test part), at the suite's checkpoint."""
+    part = "test" if (run / "per_image_test.csv").exists() else "val"
+    path = run / f"per_image_{part}.csv"
+    if suite.checkpoint and (run / f"per_image_{part}_{suite.checkpoint}.csv").exists():
+        path = run / f"per_image_{part}_{suite.checkpoint}.csv"
+    return _per_image_csv(path, suite.task)
+
+
+def _colour_histogram(index, split: dict, size) -> dict[str, dict]:
+    """The colour-histogram baseline fitted on the split's training part, its predictions on the test
+    part by id."""
+    from common.baselines import histogram_features, histogram_predictions
+    from common.training.tasks.classification import learnable_classes
+
+    names = learnable_classes(index.classes)
+    out = histogram_predictions(index, split, histogram_features(index, progress=False, size=size))
+    return {i: {"label": names[int(t)], "predicted": names[int(p)]}
+            for i, t, p in zip(out["ids"], out["labels"], out["predicted"])}
 
 
 def _cost(entry: Entry, runs: list[Path], index, samples) -> dict:
@@ -157,19 +180,31 @@ def score(suite: Suite, entries, data_dir, root: Path, score_on: str | None = No
     index = (load_index("auto", score_on) if score_on else
              load_index(suite.dataset if not data_dir else "auto", data_dir, synthetic_size=_synthetic_size(suite),
                         seed=suite.seed))
-    test_ids = []
+    test_ids, splits = [], []
+    classification = suite.task == "classification"
     if not score_on and first_run is not None:
         for fold in folds:
             split = json.loads((run_dir(root, suite, first_run, fold) / "split.json").read_text())
+            splits.append(split)
             test_ids += split.get("test") or split["val"]
     else:
-        test_ids = [s.id for s in index.samples if s.mask]
+        test_ids = [s.id for s in index.samples if (s.label is not None if classification else s.mask)]
     by_id = {s.id: s for s in index.samples}
     timing = [by_id[i] for i in test_ids[:32]]
     from common.cli import parse_image_size
 
     size = parse_image_size(suite.budget.image_size) if suite.budget.image_size else (256, 256)
     for e in entries:
+        if e.kind == "baseline" and e.baseline == "colour-histogram":
+            if score_on or not splits:
+                raise ConfigError(f"{e.name}: the colour-histogram baseline is fitted on the suite's training part; "
+                                  "it needs the suite's runs (and is not scored on another dataset)")
+            per_image = {}
+            for split in splits:
+                per_image.update(_colour_histogram(index, split, size))
+            scored.append(leaderboard.Scored(e.name, per_image, record="common.baselines colour-histogram",
+                                             note=e.why))
+            continue
         if e.kind == "baseline":
             scored.append(leaderboard.Scored(e.name, _otsu(index, test_ids, size), record="common.baselines otsu",
                                              note=e.why))
@@ -185,13 +220,16 @@ def score(suite: Suite, entries, data_dir, root: Path, score_on: str | None = No
             if missing:
                 raise ConfigError(f"{e.name}: no finished run in {', '.join(missing)}; train the suite first")
             if e.kind == "run" and not score_on:
-                split_part = "test" if (runs[0] / "per_image_test.csv").exists() else "val"
-                per_image.update(_per_image_csv(runs[0] / f"per_image_{split_part}.csv"))
+                per_image.update(_run_per_image(suite, runs[0]))
             else:
                 argv = [a for r in runs for a in ("--run-dir", str(r))] + list(e.evaluate)
                 argv += ["--data-dir", str(score_on)] if score_on else ["--split", "test"]
+                if suite.checkpoint:
+                    argv += ["--checkpoint", suite.checkpoint]
                 result = _evaluate(members[0].paper, argv)
-                per_image.update({str(r["id"]): {m: float(r[m]) for m in leaderboard.METRICS}
+                per_image.update({str(r["id"]): ({"label": str(r["label"]), "predicted": str(r["predicted"])}
+                                                 if classification else
+                                                 {m: float(r[m]) for m in leaderboard.METRICS})
                                   for r in result["per_image"]})
         if e.kind == "ensemble":       # its members' costs are their own rows
             h, w = json.loads((runs_all[0] / "config.json").read_text())["config"]["image_size"]
@@ -214,15 +252,27 @@ def write(suite: Suite, rows, scored, results_dir: Path, tag: str = "", title: s
     from common.training.records import atomic_write_text
 
     stem = suite.name + tag
+    classification = suite.task == "classification"
     notes = [f"Suite `{suite.name}`: {suite.description}.", "",
              f"Dataset {suite.dataset}, split `{suite.split}` with seed {suite.seed}; budget: "
-             + ", ".join(f"{k} {v}" for k, v in vars(suite.budget).items() if v not in (None, 0)) + ".",
-             "Each entry's per-image scores are at each image's own size (the challenge's Task 1 metrics); "
-             "figure: `" + stem + ".png`."]
-    md = atomic_write_text(results_dir / f"{stem}.md", leaderboard.markdown(rows, title or f"Leaderboard: {stem}", notes))
+             + ", ".join(f"{k} {v}" for k, v in vars(suite.budget).items() if v not in (None, 0)) + "."
+             + (f" Each run is scored at its `{suite.checkpoint}` checkpoint (chosen on the validation part)."
+                if suite.checkpoint else ""),
+             ("Each entry's predicted class per test image (the ISIC 2019 metrics)" if classification else
+              "Each entry's per-image scores are at each image's own size (the challenge's Task 1 metrics)")
+             + "; figure: `" + stem + ".png`."]
+    render = leaderboard.markdown_classification if classification else leaderboard.markdown
+    md = atomic_write_text(results_dir / f"{stem}.md", render(rows, title or f"Leaderboard: {stem}", notes))
     csv_path = atomic_write_text(results_dir / f"{stem}.csv", leaderboard.to_csv(rows))
-    png = leaderboard.figure(scored, rows, results_dir / f"{stem}.png")
+    draw = leaderboard.figure_classification if classification else leaderboard.figure
+    png = draw(scored, rows, results_dir / f"{stem}.png")
     return [md, csv_path, png]
+
+
+def rank(suite: Suite, scored, seed: int) -> list[dict]:
+    if suite.task == "classification":
+        return leaderboard.rank_classification(scored, seed=seed)
+    return leaderboard.rank(scored, seed=seed)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -236,13 +286,16 @@ def build_parser() -> argparse.ArgumentParser:
                     "one dataset, one split with a fixed seed, and one budget (image size, epochs, batch size, "
                     "encoder weights) that every entry takes unless it says otherwise and why. Entries are "
                     "runs of a paper's row, ensembles of other entries' runs (scored with test-time views and "
-                    "post-processing), or a classical baseline (Otsu) that needs no training.\n\n"
+                    "post-processing), or a classical baseline (Otsu for segmentation; a colour-histogram "
+                    "logistic regression for classification, fitted on the suite's training part).\n\n"
                     "Training is resumable: finished runs (runs/compare/<suite>/<entry>/) are found and reused, "
                     "never retrained, and an interrupted run continues where it stopped. The leaderboard "
                     "(results/compare/<suite>.md, .csv and .png) gives per entry Jaccard, thresholded Jaccard, "
                     "Dice, sensitivity and specificity with 95 % bootstrap intervals over the test images, the "
                     "difference to the best entry with a paired Wilcoxon signed-rank test, parameters, MACs, "
-                    "training seconds per epoch and inference images per second.",
+                    "training seconds per epoch and inference images per second. A classification suite "
+                    "ranks by the ISIC 2019 balanced multi-class accuracy (bootstrap intervals, a paired "
+                    "bootstrap against the best entry) and lists each entry's recall per class.",
         epilog="suites:\n" + suites)
     parser.add_argument("suite", nargs="?", help="the suite to run (listed below)")
     parser.add_argument("--data-dir", default=None, help="the suite's dataset as downloaded (not needed for "
@@ -297,18 +350,19 @@ def main(argv=None) -> list[Path]:
                     _train(suite, e, fold, args.data_dir, root, args.quiet)
         shown = [e for e in entries if e in chosen]
         scored = score(suite, shown, args.data_dir, root)
-        rows = leaderboard.rank(scored, seed=suite.seed)
+        rows = rank(suite, scored, suite.seed)
         written = write(suite, rows, scored, Path(args.results_dir))
         if args.score_on:
             from common.data import load_index
 
             other = load_index("auto", args.score_on).name
             scored_on = score(suite, shown, args.data_dir, root, score_on=args.score_on)
-            written += write(suite, leaderboard.rank(scored_on, seed=suite.seed), scored_on, Path(args.results_dir),
+            written += write(suite, rank(suite, scored_on, suite.seed), scored_on, Path(args.results_dir),
                              tag=f"_on_{other}", title=f"Leaderboard: {suite.name}, scored on {other}")
     except ConfigError as exc:
         parser.exit(2, f"error: {exc}\n")
-    print(leaderboard.markdown(rows, f"Leaderboard: {suite.name}"))
+    render = leaderboard.markdown_classification if suite.task == "classification" else leaderboard.markdown
+    print(render(rows, f"Leaderboard: {suite.name}"))
     print("wrote " + ", ".join(_shown(p) for p in written))
     return written
 

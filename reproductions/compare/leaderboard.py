@@ -163,3 +163,136 @@ def figure(entries: Sequence[Scored], rows: Sequence[Mapping], path: Path) -> Pa
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
+
+
+# ------------------------------------------------------------------ classification suites
+#: A classification entry's per-image record is ``{"label": class, "predicted": class}``; its scores
+#: are the ISIC 2019 balanced multi-class accuracy (the mean recall over the classes the test images
+#: hold) and the accuracy.
+CLASS_METRICS = ("balanced_accuracy", "accuracy")
+
+
+def balanced_accuracy(labels: np.ndarray, predicted: np.ndarray, n_classes: int) -> float:
+    """The mean per-class recall over the classes present in ``labels`` (integer arrays)."""
+    counts = np.bincount(labels, minlength=n_classes)
+    hits = np.bincount(labels[predicted == labels], minlength=n_classes)
+    present = counts > 0
+    return float(np.mean(hits[present] / counts[present]))
+
+
+def _resampled_balanced_accuracy(labels, predicted, n_classes, draws) -> np.ndarray:
+    return np.array([balanced_accuracy(labels[d], predicted[d], n_classes) for d in draws])
+
+
+def rank_classification(entries: Sequence[Scored], seed: int = 0) -> list[dict]:
+    """Leaderboard rows of a classification suite, best balanced accuracy first.
+
+    Intervals: percentile bootstrap over the test images (the balanced accuracy recomputed on each
+    resample). Difference to the best entry: paired bootstrap (the same resampled images for both);
+    its p-value is two-sided, twice the smaller share of resampled differences on either side of 0."""
+    if not entries:
+        return []
+    ids = sorted(entries[0].per_image)
+    for e in entries[1:]:
+        if sorted(e.per_image) != ids:
+            only = sorted(set(e.per_image) ^ set(ids))[:5]
+            raise ValueError(f"{e.name} scored other images than {entries[0].name} (e.g. {', '.join(only)}): "
+                             "a leaderboard compares entries on the same test images")
+    truth = [entries[0].per_image[i]["label"] for i in ids]
+    for e in entries[1:]:
+        other = [e.per_image[i]["label"] for i in ids]
+        if other != truth:
+            raise ValueError(f"{e.name} and {entries[0].name} disagree on the test images' classes")
+    classes = sorted({str(c) for c in truth} | {str(e.per_image[i]["predicted"]) for e in entries for i in ids})
+    code = {c: k for k, c in enumerate(classes)}
+    labels = np.array([code[str(c)] for c in truth])
+    predicted = {e.name: np.array([code[str(e.per_image[i]["predicted"])] for i in ids]) for e in entries}
+    k = len(classes)
+    draws = np.random.default_rng(seed).integers(0, len(ids), (RESAMPLES, len(ids)))
+    boot = {n: _resampled_balanced_accuracy(labels, p, k, draws) for n, p in predicted.items()}
+    score = {n: balanced_accuracy(labels, p, k) for n, p in predicted.items()}
+    ordered = sorted(entries, key=lambda e: -score[e.name])
+    best = ordered[0].name
+    alpha = (1 - CONFIDENCE) / 2
+    rows = []
+    for e in ordered:
+        correct = (predicted[e.name] == labels).astype(np.float64)
+        row = {"entry": e.name, "n": len(ids), "balanced_accuracy": score[e.name],
+               "balanced_accuracy_low": float(np.quantile(boot[e.name], alpha)),
+               "balanced_accuracy_high": float(np.quantile(boot[e.name], 1 - alpha)),
+               "accuracy": float(correct.mean())}
+        row["accuracy_low"], row["accuracy_high"] = bootstrap_interval(correct, seed)
+        diff = boot[e.name] - boot[best]
+        row["balanced_accuracy_diff_to_best"] = score[e.name] - score[best]
+        row["balanced_accuracy_diff_low"] = float(np.quantile(diff, alpha))
+        row["balanced_accuracy_diff_high"] = float(np.quantile(diff, 1 - alpha))
+        row["paired_bootstrap_p"] = None if e.name == best else \
+            float(min(1.0, 2 * min(np.mean(diff <= 0), np.mean(diff >= 0))))
+        recall = {c: float(np.mean(predicted[e.name][labels == code[c]] == code[c]))
+                  for c in classes if np.any(labels == code[c])}
+        row["per_class_recall"] = "; ".join(f"{c} {100 * r:.1f}" for c, r in recall.items())
+        row.update({"params": e.params, "macs": e.macs, "size": e.size, "seconds_per_epoch": e.seconds_per_epoch,
+                    "images_per_second": e.images_per_second, "record": e.record, "note": e.note})
+        rows.append(row)
+    return rows
+
+
+def markdown_classification(rows: Sequence[Mapping], title: str, notes: Sequence[str] = ()) -> str:
+    lines = [f"# {title}", "", *notes, "",
+             "| entry | balanced accuracy | accuracy | balanced accuracy − best | paired bootstrap p | "
+             "per-class recall | params | MACs (G) | size | s / epoch | images / s | record |",
+             "|" + " --- |" * 12]
+    for r in rows:
+        diff = ("—" if r["paired_bootstrap_p"] is None else
+                f"{100 * r['balanced_accuracy_diff_to_best']:+.2f} [{100 * r['balanced_accuracy_diff_low']:+.2f}, "
+                f"{100 * r['balanced_accuracy_diff_high']:+.2f}]")
+        lines.append("| " + " | ".join([
+            r["entry"] + (f" ({r['note']})" if r.get("note") else ""),
+            *(_pct(r[m], r[f"{m}_low"], r[f"{m}_high"]) for m in CLASS_METRICS), diff,
+            "—" if r["paired_bootstrap_p"] is None else f"{r['paired_bootstrap_p']:.2g}", r["per_class_recall"],
+            _num(r["params"] and r["params"] / 1e6, ".2f") + ("M" if r["params"] else ""),
+            _num(r["macs"] and r["macs"] / 1e9, ".3f"), r["size"] or "—",
+            _num(r["seconds_per_epoch"], ".1f"), _num(r["images_per_second"], ".1f"), r["record"] or "—"]) + " |")
+    lines += ["", f"On the {rows[0]['n'] if rows else 0} test images, in %: the ISIC 2019 balanced multi-class "
+              "accuracy (the mean recall over the classes the test images hold) and the accuracy, each with its 95 % "
+              f"percentile bootstrap interval ({RESAMPLES} resamples of the images). Balanced accuracy − best: the "
+              "difference to the best entry with its paired-bootstrap interval (the same resampled images for both); "
+              "paired bootstrap p: two-sided, twice the smaller share of resampled differences on either side of 0."]
+    return "\n".join(lines) + "\n"
+
+
+def figure_classification(entries: Sequence[Scored], rows: Sequence[Mapping], path: Path) -> Path:
+    """Per-class recall of every entry (left) and balanced accuracy against MACs (right)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    classes = sorted({str(v["label"]) for v in entries[0].per_image.values()})
+    fig, ax = plt.subplots(1, 2, figsize=(13, 4))
+    width = 0.8 / max(len(rows), 1)
+    for j, r in enumerate(rows):
+        recall = dict(item.rsplit(" ", 1) for item in r["per_class_recall"].split("; ") if item)
+        ax[0].bar(np.arange(len(classes)) + j * width, [float(recall.get(c, 0)) / 100 for c in classes], width,
+                  label=r["entry"])
+    ax[0].set_xticks(np.arange(len(classes)) + 0.4 - width / 2, classes)
+    ax[0].set(title="recall per class on the test images", ylim=(0, 1))
+    ax[0].legend(fontsize=7)
+    for r in rows:
+        if r["macs"]:
+            ax[1].errorbar(r["macs"] / 1e9, r["balanced_accuracy"],
+                           yerr=[[r["balanced_accuracy"] - r["balanced_accuracy_low"]],
+                                 [r["balanced_accuracy_high"] - r["balanced_accuracy"]]], fmt="o")
+            ax[1].annotate(r["entry"], (r["macs"] / 1e9, r["balanced_accuracy"]), fontsize=7, xytext=(3, 3),
+                           textcoords="offset points")
+        else:
+            ax[1].axhline(r["balanced_accuracy"], color="grey", linestyle="--", linewidth=0.8)
+            ax[1].annotate(r["entry"], (0.02, r["balanced_accuracy"]), xycoords=("axes fraction", "data"),
+                           fontsize=7)
+    ax[1].set(title="balanced accuracy against MACs per image", xlabel="GMACs (log)", ylabel="balanced accuracy",
+              xscale="log")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path

@@ -46,7 +46,8 @@ class Entry:
         why: why the entry differs from the suite's budget or from its paper (shown in the table).
         members: an ensemble of these entries' runs (same paper and image size).
         evaluate: ``evaluate`` options for scoring (``--tta five --postprocess double``).
-        baseline: a classical method of ``common.baselines`` ("otsu"); no training.
+        baseline: a classical method of ``common.baselines``: "otsu" (segmentation; no training) or
+            "colour-histogram" (classification; fitted on the suite's training part in seconds).
     """
 
     name: str
@@ -75,6 +76,8 @@ class Suite:
     seed: int = 0
     run_here: bool = True             # False: a GPU suite, for --plan (the papers' own settings)
     extra_argv: tuple[str, ...] = ()  # options every entry's train command takes (e.g. --synthetic-size)
+    task: str = "segmentation"        # "classification": the ISIC 2019 balanced accuracy, per-class recall
+    checkpoint: str | None = None     # the kept checkpoint each run is scored at (None: the run's main one)
 
     def entry(self, name: str) -> Entry:
         for e in self.entries:
@@ -108,6 +111,23 @@ SEGMENTATION_ENTRIES = (
           why="no training: Otsu's threshold, largest component, holes filled"),
 )
 
+#: The thesis's classifiers at a CPU budget, its own residual net also with the package's CPU recipe,
+#: and the colour-histogram baseline: the entries of the ISIC 2019 classification suite.
+CLASSIFICATION_ENTRIES = (
+    Entry("Residual net (CPU recipe)", "isic2019_classifiers", "Residual net",
+          ("sampling=balanced", "augment=classification_train", "learning_rate=0.001"), budget={"epochs": 15},
+          why="the package README's CPU recipe: every class equally often per epoch, the mild augmentation, "
+              "Adam at 1e-3 (a variant of the row)"),
+    Entry("Residual net", "isic2019_classifiers", "Residual net", why="the thesis's settings"),
+    Entry("AlexNet", "isic2019_classifiers", "AlexNet", budget={"bn_recalibrate": 0},
+          why="the thesis's settings; no BatchNorm to recalibrate"),
+    Entry("VGG16", "isic2019_classifiers", "VGG16", budget={"epochs": 3, "bn_recalibrate": 0},
+          why="the thesis's settings, 3 epochs (its cost on a CPU); no BatchNorm"),
+    Entry("Colour histogram + logistic regression", baseline="colour-histogram",
+          why="joint RGB histograms, class-balanced logistic regression fitted on the training part, "
+              "its L2 strength chosen on the validation part"),
+)
+
 SUITES: dict[str, Suite] = {
     # The CPU budget: a size every network's stride divides (64 = 2^6, 64x96 keeps ISIC's 3:4), few
     # epochs, from scratch (no weights can be downloaded on the machine this was planned for).
@@ -132,7 +152,16 @@ SUITES: dict[str, Suite] = {
                     "(official split): one GPU per entry",
         dataset="isic2017", split="official",
         budget=Budget(encoder_weights=None), entries=SEGMENTATION_ENTRIES, run_here=False),
-    # The synthetic dermoscopy data: the tests' tiny suite (two entries and Otsu).
+    # ISIC 2019 classification on the 8,008 HAM10000 images here: the thesis's standard split, from
+    # scratch, 64x96 (the images' 3:4 at a size a 2-core CPU trains in minutes per epoch).
+    "isic2019-cpu": Suite(
+        name="isic2019-cpu",
+        description="the thesis's classifiers and the colour-histogram baseline on ISIC 2019 images (8 classes; "
+                    "the thesis's standard split 70/10/20, stratified), from scratch, 64x96, 12 epochs unless said",
+        dataset="isic2019", split="holdout:0.7,0.1,0.2", task="classification", checkpoint="balanced_accuracy",
+        budget=Budget(image_size="64x96", epochs=12, encoder_weights="none", bn_recalibrate=4),
+        entries=CLASSIFICATION_ENTRIES),
+    # The synthetic dermoscopy data: the tests' tiny suites (two entries and a baseline).
     "synthetic-tiny": Suite(
         name="synthetic-tiny",
         description="two tiny entries and Otsu on the embedded synthetic data (the tests' suite)",
@@ -145,6 +174,18 @@ SUITES: dict[str, Suite] = {
                    "decoder_widths=8,4", "decoder_fams=1", "disc_widths=4,8,16")),
             Entry("ASNet U-Net (tiny)", "asnet", "U-Net", ("unet_filters=4,8,16",)),
             Entry("Otsu (blue channel)", baseline="otsu"),
+        )),
+    "synthetic-classes": Suite(
+        name="synthetic-classes",
+        description="a tiny residual net and the colour-histogram baseline on the synthetic data's 3 classes "
+                    "(the tests' classification suite)",
+        dataset="synthetic", split="holdout:0.6,0.2,0.2", task="classification", checkpoint="balanced_accuracy",
+        budget=Budget(image_size="32", epochs=2, batch_size=4, encoder_weights="none"),
+        extra_argv=("--synthetic-size", "30"),
+        entries=(
+            Entry("Residual net (tiny)", "isic2019_classifiers", "Residual net",
+                  ("n_classes=3", "residual_widths=4,8")),
+            Entry("Colour histogram + logistic regression", baseline="colour-histogram"),
         )),
 }
 

@@ -68,3 +68,40 @@ def test_unknown_suite_or_entry_is_a_clean_error(capsys):
     with pytest.raises(SystemExit) as exc:
         main(["isic2017-cpu", "--plan"])
     assert exc.value.code == 2 and "--data-dir" in capsys.readouterr().err
+
+
+def test_classification_suite_ranks_by_balanced_accuracy(tmp_path, capsys):
+    """A tiny residual net and the colour-histogram baseline on the synthetic data's classes: both
+    scored on the run's test images, ranked by balanced accuracy with intervals and a paired test."""
+    runs, results = tmp_path / "runs", tmp_path / "results"
+    written = main(["synthetic-classes", "--runs-root", str(runs), "--results-dir", str(results), "--quiet"])
+    assert sorted(p.name for p in written) == ["synthetic-classes.csv", "synthetic-classes.md",
+                                               "synthetic-classes.png"]
+    rows = list(csv.DictReader((results / "synthetic-classes.csv").open()))
+    assert {r["entry"] for r in rows} == {e.name for e in SUITES["synthetic-classes"].entries}
+    assert all(int(r["n"]) == 6 for r in rows)                 # 30 images, a fifth scored
+    for r in rows:
+        assert float(r["balanced_accuracy_low"]) <= float(r["balanced_accuracy"]) <= float(r["balanced_accuracy_high"])
+        assert r["per_class_recall"]
+    assert rows[0]["paired_bootstrap_p"] == "" and 0 <= float(rows[1]["paired_bootstrap_p"]) <= 1
+    md = (results / "synthetic-classes.md").read_text()
+    assert "balanced accuracy" in md and "paired bootstrap" in md and "balanced_accuracy` checkpoint" in md
+
+
+def test_classification_leaderboard_statistics():
+    rng = np.random.default_rng(1)
+    labels = np.array(["MEL"] * 20 + ["NV"] * 180)
+    good = labels.copy()
+    good[rng.choice(200, 20, replace=False)] = "BCC"              # 90 % right, every class kept
+    always_nv = np.array(["NV"] * 200)                             # the majority: balanced accuracy 0.5
+    per = lambda p: {f"ISIC_{i:07d}": {"label": t, "predicted": q} for i, (t, q) in enumerate(zip(labels, p))}  # noqa: E731
+    rows = leaderboard.rank_classification([leaderboard.Scored("always NV", per(always_nv)),
+                                            leaderboard.Scored("good", per(good))])
+    assert [r["entry"] for r in rows] == ["good", "always NV"]
+    assert rows[1]["balanced_accuracy"] == pytest.approx(0.5) and rows[1]["accuracy"] == pytest.approx(0.9)
+    assert rows[1]["balanced_accuracy_diff_high"] < 0 and rows[1]["paired_bootstrap_p"] < 0.01
+    assert "MEL 0.0" in rows[1]["per_class_recall"] and "NV 100.0" in rows[1]["per_class_recall"]
+    assert leaderboard.balanced_accuracy(np.array([0, 0, 1]), np.array([0, 1, 1]), 3) == pytest.approx(0.75)
+    other = {k: {**v, "label": "NV"} for k, v in per(good).items()}
+    with pytest.raises(ValueError, match="disagree"):
+        leaderboard.rank_classification([leaderboard.Scored("a", per(good)), leaderboard.Scored("b", other)])
