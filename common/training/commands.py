@@ -488,7 +488,7 @@ def _fit_and_score(paper, args, row, cfg, weights, fold, run_dir, record, resume
     history = train_loop(run_dir, step=step, train_batches=batches, epochs=cfg.epochs,
                          validate=validate if has_val else None, models=parts.models,
                          optimizers=parts.optimizers, best_model=parts.predictor,
-                         monitor="none", monitors=monitors if has_val else None, resume=resume,
+                         monitors=monitors, resume=resume,
                          progress=ex.show_bars(args), finish=args.finish)
 
     from common.training.tasks import checkpoint_file

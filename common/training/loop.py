@@ -135,9 +135,9 @@ class _TensorBoard:
 
 def train_loop(run_dir: str | Path, *, step, train_batches, epochs: int,
                validate: Callable[[], dict] | None, models: Mapping, optimizers: Mapping,
-               best_model, monitor: str = "val_jaccard", mode: str = "max", resume: bool = False,
+               best_model, monitors: Sequence, resume: bool = False,
                progress: bool = True, on_epoch_end: Callable[[int, dict], None] | None = None,
-               finish: bool = False, monitors: Sequence | None = None) -> list[dict]:
+               finish: bool = False) -> list[dict]:
     """Train for ``epochs`` epochs (continuing from the last checkpoint when ``resume``).
 
     Args:
@@ -150,20 +150,22 @@ def train_loop(run_dir: str | Path, *, step, train_batches, epochs: int,
         validate: returns the validation metrics (keys prefixed ``val_``), or None for none.
         models / optimizers: name -> object, everything the checkpoint holds.
         best_model: the model whose weights are kept as ``best.weights.h5``.
-        monitor / mode: the validation metric choosing the best epoch (one checkpoint).
-        monitors: :class:`~common.training.tasks.Monitor` s, one checkpoint each (replaces
-            ``monitor``/``mode``): the first is ``best.weights.h5``, the others
-            ``best_<name>.weights.h5``; history marks each in ``best`` / ``best_<name>``.
+        monitors: :class:`~common.training.tasks.Monitor` s, one checkpoint each: the first is
+            ``best.weights.h5``, the others ``best_<name>.weights.h5``; history marks each in
+            ``best`` / ``best_<name>``, and ``state.json`` names each by its monitor. Without a
+            validation part (``validate`` None) every checkpoint holds the newest weights.
         resume: continue from ``checkpoints/last.npz``.
         finish: with ``resume``, train no further: return the history of the finished epochs.
     Returns:
         the history, one dict per epoch.
     """
-    from common.training.tasks import Monitor, checkpoint_file, history_column
+    from common.training.tasks import checkpoint_file, history_column
 
     run_dir = Path(run_dir)
     ckpt_dir = run_dir / "checkpoints"
-    monitors = list(monitors) if monitors else [Monitor("best", monitor, mode)]
+    monitors = list(monitors)
+    if not monitors:
+        raise ValueError("train_loop needs at least one monitor (the checkpoint to keep)")
     last_path = ckpt_dir / "last.npz"
     paths = {m.name: ckpt_dir / checkpoint_file(monitors, m.name) for m in monitors}
     columns = {m.name: history_column(monitors, m.name) for m in monitors}

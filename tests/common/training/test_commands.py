@@ -54,3 +54,24 @@ def test_a_row_batch_larger_than_the_training_part_is_recorded_as_it_ran(tmp_pat
     record = json.loads((run / "config.json").read_text())
     assert record["config"]["batch_size"] > 6 and record["batch_size_ran"] == 6
     assert "each epoch is one batch of 6 (recorded)" in capsys.readouterr().err
+
+
+def test_a_run_without_a_validation_part_names_its_checkpoint_by_its_monitor(shared_data, tmp_path, capsys):
+    """``--split count:N`` keeps no validation part: the newest weights are kept, and state.json,
+    metrics.json and ``evaluate --checkpoint`` all call that checkpoint by the task's monitor."""
+    import json
+
+    from common.training.commands import evaluate_main
+    from reproductions.asnet.paper import PAPER as ASNET
+
+    (run,) = train_main(ASNET, ["--row", "U-Net", "--set", "unet_filters=4,8,16",
+                                "--data-dir", str(shared_data / "isic2018-sample"), "--encoder-weights", "none",
+                                "--image-size", "32", "--epochs", "1", "--batch-size", "2", "--split", "count:4",
+                                "--runs-root", str(tmp_path), "--quiet"])
+    state = json.loads((run / "state.json").read_text())
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert list(state["checkpoints"]) == [metrics["checkpoint"]] == ["jaccard"] and "val" not in metrics["scores"]
+    capsys.readouterr()
+    result = evaluate_main(ASNET, ["--run-dir", str(run), "--checkpoint", "jaccard", "--json"])
+    assert result["checkpoint"] == "jaccard" and result["split"] == "test"
+    assert result["mean"]["jaccard"] == pytest.approx(metrics["scores"]["test"]["jaccard"], abs=1e-6)

@@ -15,6 +15,9 @@ import keras
 from common.training.loop import TrainingDiverged, train_loop
 from common.training.records import read_csv
 from common.training.steps import SupervisedStep
+from common.training.tasks import Monitor
+
+JACCARD = (Monitor("jaccard", "val_jaccard", "max"),)
 
 
 class ToyBatches:
@@ -60,7 +63,7 @@ def run(tmp, epochs, resume=False, parts=None):
     model, opt, step = parts or toy_parts()
     b = ToyBatches()
     hist = train_loop(tmp, step=step, train_batches=b, epochs=epochs, validate=val_fn(model, b),
-                      models={"model": model}, optimizers={"opt": opt}, best_model=model,
+                      models={"model": model}, optimizers={"opt": opt}, best_model=model, monitors=JACCARD,
                       resume=resume, progress=False)
     return model, hist
 
@@ -96,7 +99,7 @@ def test_nan_loss_stops_with_epoch_and_batch(tmp_path):
     bad_step.sync = bad_step.refresh = lambda: None
     with pytest.raises(TrainingDiverged, match=r"loss became nan at epoch 1, batch 3"):
         train_loop(tmp_path, step=bad_step, train_batches=ToyBatches(), epochs=2, validate=None,
-                   models={"model": model}, optimizers={"opt": opt}, best_model=model, progress=False)
+                   models={"model": model}, optimizers={"opt": opt}, best_model=model, monitors=JACCARD, progress=False)
 
 
 def test_supervised_step_on_jax_backend(tmp_path):
@@ -114,11 +117,35 @@ def test_supervised_step_on_jax_backend(tmp_path):
     assert out.returncode == 0, out.stderr[-3000:]
 
 
+def test_without_validation_every_checkpoint_is_the_newest_and_named_by_its_monitor(tmp_path):
+    """No validation part: each monitor's checkpoint holds the newest weights, and state.json names
+    the checkpoints as metrics.json and ``evaluate --checkpoint`` do, by monitor."""
+    model, opt, step = toy_parts()
+    monitors = (Monitor("loss", "val_loss", "min"), Monitor("accuracy", "val_accuracy", "max"))
+    hist = train_loop(tmp_path, step=step, train_batches=ToyBatches(), epochs=2, validate=None,
+                      models={"model": model}, optimizers={"opt": opt}, best_model=model, monitors=monitors,
+                      progress=False)
+    state = json.loads((tmp_path / "state.json").read_text())
+    assert sorted(state["checkpoints"]) == ["accuracy", "loss"] and state["monitor"] == "val_loss"
+    assert state["checkpoints"]["accuracy"]["file"] == "best_accuracy.weights.h5"
+    assert all(h["best"] == 1 and h["best_accuracy"] == 1 for h in hist)
+    newest = [np.asarray(w) for w in model.weights]
+    for name in ("best.weights.h5", "best_accuracy.weights.h5"):
+        other, _, _ = toy_parts()
+        other.load_weights(str(tmp_path / "checkpoints" / name))
+        for a, b in zip(newest, other.weights):
+            np.testing.assert_array_equal(a, np.asarray(b))
+    with pytest.raises(ValueError, match="at least one monitor"):
+        train_loop(tmp_path / "x", step=step, train_batches=ToyBatches(), epochs=1, validate=None,
+                   models={"model": model}, optimizers={"opt": opt}, best_model=model, monitors=(),
+                   progress=False)
+
+
 def test_finish_stops_at_the_last_finished_epoch(tmp_path):
     run(tmp_path, 2)
     model, opt, step = toy_parts()
     hist = train_loop(tmp_path, step=step, train_batches=ToyBatches(), epochs=5, validate=None,
-                      models={"model": model}, optimizers={"opt": opt}, best_model=model,
+                      models={"model": model}, optimizers={"opt": opt}, best_model=model, monitors=JACCARD,
                       resume=True, finish=True, progress=False)
     assert [h["epoch"] for h in hist] == [1, 2]
 
@@ -129,7 +156,7 @@ def test_finish_without_a_finished_epoch_is_an_error(tmp_path):
 
     with pytest.raises(ConfigError, match="no finished epoch"):
         train_loop(tmp_path, step=step, train_batches=ToyBatches(), epochs=5, validate=None,
-                   models={"model": model}, optimizers={"opt": opt}, best_model=model,
+                   models={"model": model}, optimizers={"opt": opt}, best_model=model, monitors=JACCARD,
                    resume=True, finish=True, progress=False)
 
 
