@@ -70,7 +70,9 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
 
 def _jsonable(obj: Any) -> Any:
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        return {f.name: _jsonable(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+        from common.training.fields import field_values
+
+        return {name: _jsonable(value) for name, value in field_values(obj).items()}   # recording is no use
     if isinstance(obj, Mapping):
         return {str(k): _jsonable(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):

@@ -139,3 +139,23 @@ def test_every_run_names_its_device(capsys):
 
     main(["--epochs", "1", "--synthetic-size", "24", "--dry-run"])
     assert "device: CPU (" in capsys.readouterr().err
+
+
+def test_recording_a_config_is_not_a_use_of_its_fields(tmp_path):
+    """Writing a tracked config to a record reads every field without noting one: the record writer
+    says so itself (``fields.field_values``), whatever its file is called."""
+    import dataclasses
+    import json
+
+    from common.training import fields, records
+
+    @dataclasses.dataclass(frozen=True)
+    class Cfg:
+        used: int = 1
+        idle: int = 2
+
+    cfg = fields.tracked(Cfg())
+    assert cfg.used == 1
+    records.atomic_write_json(tmp_path / "config.json", {"config": cfg})
+    assert json.loads((tmp_path / "config.json").read_text())["config"] == {"used": 1, "idle": 2}
+    assert fields.reads(cfg) == {"used"} and fields.unused(cfg) == ["idle"]
