@@ -197,6 +197,8 @@ def score_folds(index, spec: str, seed: int = 0, method: str = "otsu", progress:
 
 
 def main(argv=None) -> int:
+    from common.training.records import default_runs_root
+
     parser = argparse.ArgumentParser(
         prog="python -m common.baselines",
         description="Score a classical baseline on the folds the networks use (same split spec and seed), as "
@@ -212,7 +214,7 @@ def main(argv=None) -> int:
     parser.add_argument("--dataset", default="auto")
     parser.add_argument("--split", default="kfold:5", help="split spec, as the networks' --split (default kfold:5)")
     parser.add_argument("--seed", type=int, default=0, help="the split's seed (the networks' --seed)")
-    parser.add_argument("--runs-root", default=os.environ.get("SLR_RUNS_DIR", "runs"),
+    parser.add_argument("--runs-root", default=str(default_runs_root()),
                         help="the record goes to <runs-root>/baselines/<method>/<dataset>-<stamp>/metrics.json")
     args = parser.parse_args(argv)
     from common.cli import ConfigError

@@ -11,7 +11,6 @@ import argparse
 import dataclasses
 import difflib
 import math
-import os
 import re
 import typing
 from typing import Any, Mapping, Sequence
@@ -232,6 +231,8 @@ def add_common_train_arguments(parser: argparse.ArgumentParser, *, default_row: 
     here, so the runner can tell an option given on the command line from one left out (``--resume``
     takes what was left out from the run's record).
     """
+    from common.training.records import RUNS_ROOT_HELP, default_runs_root
+
     parser.add_argument("--row", default=None,
                         help=f'table row to train (default: "{default_row}"); the rows are listed below')
     parser.add_argument("--data-dir", default=None,
@@ -303,8 +304,8 @@ def add_common_train_arguments(parser: argparse.ArgumentParser, *, default_row: 
     parser.add_argument("--cache-dir", default=None,
                         help="where decoded arrays are cached (default: $SLR_CACHE_DIR or "
                              "~/.cache/skin-lesion-repro)")
-    parser.add_argument("--runs-root", default=os.environ.get("SLR_RUNS_DIR", "runs"),
-                        help="root folder of run folders (default: runs, or $SLR_RUNS_DIR)")
+    parser.add_argument("--runs-root", default=str(default_runs_root()),
+                        help="root folder of run folders (" + RUNS_ROOT_HELP + ")")
     parser.add_argument("--quiet", action="store_true",
                         help="no progress bars (one line per epoch is still printed)")
     parser.add_argument("--verbose", action="store_true",

@@ -29,7 +29,9 @@ def notebook_setup() -> None:
 
 
 def runs_root() -> Path:
-    return Path(os.environ.get("SLR_RUNS_DIR", REPO / "runs"))
+    from common.training.records import default_runs_root
+
+    return default_runs_root()
 
 
 def records_dir(paper: str) -> Path:

@@ -7,7 +7,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from collections import defaultdict
 from pathlib import Path
@@ -41,13 +40,15 @@ def _summary(metrics: dict) -> str:
 
 
 def main(argv=None) -> int:
+    from common.training.records import RUNS_ROOT_HELP, default_runs_root
+
     parser = argparse.ArgumentParser(prog="python -m reproductions",
                                      description="List the papers of the suite, their table rows and the runs "
                                                  "found for each row.")
     parser.add_argument("--paper", action="append", default=None, help="only this paper (repeatable)")
     parser.add_argument("--runs", action="store_true", help="list every run folder, not only the counts")
-    parser.add_argument("--runs-root", default=os.environ.get("SLR_RUNS_DIR", "runs"),
-                        help="where the train commands write runs (default: runs, or $SLR_RUNS_DIR)")
+    parser.add_argument("--runs-root", default=str(default_runs_root()),
+                        help="where the train commands write runs (" + RUNS_ROOT_HELP + ")")
     parser.add_argument("--results", default="results", help="the results folder with kept run records")
     args = parser.parse_args(argv)
     from common.quiet import import_backend

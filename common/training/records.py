@@ -87,6 +87,23 @@ def _jsonable(obj: Any) -> Any:
     return obj
 
 
+#: the source checkout this code runs from (when it is one)
+CHECKOUT = Path(__file__).resolve().parents[2]
+RUNS_ROOT_HELP = "default: runs/ of this checkout (./runs for an installed copy), or $SLR_RUNS_DIR"
+
+
+def default_runs_root() -> Path:
+    """Where every command writes and reads run folders unless told otherwise: ``$SLR_RUNS_DIR``,
+    else the ``runs/`` of the source checkout this code runs from (so training from another folder
+    writes where the tables, plans, notebooks and the ensemble look), else ``./runs``."""
+    env = os.environ.get("SLR_RUNS_DIR")
+    if env:
+        return Path(env)
+    if (CHECKOUT / "setup.cfg").is_file() and (CHECKOUT / "reproductions").is_dir():
+        return CHECKOUT / "runs"
+    return Path("runs")
+
+
 def atomic_write_json(path: str | os.PathLike, obj: Any) -> Path:
     return atomic_write_text(path, json.dumps(_jsonable(obj), indent=2, sort_keys=False) + "\n")
 

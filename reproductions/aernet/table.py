@@ -9,7 +9,6 @@ gives each row's parameter count, computed from the model built at 256 x 256.
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
 
 from common.results import TableSpec, atomic_write_text, write_csv, write_paper_tables
@@ -108,14 +107,16 @@ def parameter_table(results_dir: Path, size: int = 256) -> str:
 
 
 def main(argv=None) -> int:
+    from common.training.records import RUNS_ROOT_HELP, default_runs_root
+
     parser = argparse.ArgumentParser(
         prog="python -m reproductions.aernet.table",
         description="Regenerate results/aernet/ (Tables 1-3 and the colour-space comparison as Markdown "
                     "and CSV, the runs on other data, the parameters of every row) from the run records: "
                     "the paper's numbers beside ours, each of ours with its run's dataset, split, epochs, "
                     "size, weights, backend and hardware; rows not run say so.")
-    parser.add_argument("--runs-root", default=os.environ.get("SLR_RUNS_DIR", str(REPO / "runs")),
-                        help="where the run folders are (default: runs/, or $SLR_RUNS_DIR)")
+    parser.add_argument("--runs-root", default=str(default_runs_root()),
+                        help="where the run folders are (" + RUNS_ROOT_HELP + ")")
     parser.add_argument("--results-dir", default=str(REPO / "results" / "aernet"), help="output folder")
     parser.add_argument("--skip-profile", "--skip-params", dest="skip_params", action="store_true",
                         help="do not rebuild the parameter table (building all 13 models takes minutes "

@@ -12,7 +12,6 @@ gives no such numbers.
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
 
 from common.results import TableSpec, atomic_write_text, write_csv, write_paper_tables
@@ -76,14 +75,16 @@ def params_table(results_dir: Path, image_size=BASE.image_size, macs: bool = Tru
 
 
 def main(argv=None) -> int:
+    from common.training.records import RUNS_ROOT_HELP, default_runs_root
+
     parser = argparse.ArgumentParser(
         prog="python -m reproductions.asnet.table",
         description="Regenerate results/asnet/ (Table 2 as Markdown and CSV, mean ± std over the fold runs) "
                     "from the run records: the paper's numbers beside ours, each of ours with its runs' "
                     "dataset, split, epochs, size, backend and hardware; rows not run say so. Also the "
                     "parameter count of every row at 192x256.")
-    parser.add_argument("--runs-root", default=os.environ.get("SLR_RUNS_DIR", str(REPO / "runs")),
-                        help="where the run folders are")
+    parser.add_argument("--runs-root", default=str(default_runs_root()),
+                        help="where the run folders are (" + RUNS_ROOT_HELP + ")")
     parser.add_argument("--results-dir", default=str(REPO / "results" / "asnet"), help="output folder")
     parser.add_argument("--skip-profile", action="store_true",
                         help="do not rebuild the parameter table (it builds every row at 192x256)")

@@ -7,7 +7,6 @@ import contextlib
 import importlib
 import io
 import json
-import os
 import shlex
 import sys
 import time
@@ -276,6 +275,8 @@ def rank(suite: Suite, scored, seed: int) -> list[dict]:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from common.training.records import RUNS_ROOT_HELP, default_runs_root
+
     suites = "\n".join(f"  {s.name:<16} {s.description}" + ("" if s.run_here else " (GPU: --plan)")
                        for s in SUITES.values())
     parser = argparse.ArgumentParser(
@@ -307,8 +308,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--score-on", default=None, metavar="DIR",
                         help="also score every finished entry on all images of another dataset (a test set the "
                              "runs never saw), as its own leaderboard (<suite>_on_<dataset>)")
-    parser.add_argument("--runs-root", default=os.environ.get("SLR_RUNS_DIR", "runs"),
-                        help="root of run folders (default: runs, or $SLR_RUNS_DIR)")
+    parser.add_argument("--runs-root", default=str(default_runs_root()),
+                        help="root of run folders (" + RUNS_ROOT_HELP + ")")
     parser.add_argument("--results-dir", default=str(REPO / "results" / "compare"),
                         help="where the leaderboards are written (default: results/compare)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")

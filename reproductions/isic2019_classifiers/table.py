@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
 from pathlib import Path
 
 from common.results import (TableSpec, atomic_write_text, collect, fmt, summarise, write_csv,
@@ -130,12 +129,14 @@ def _labels_csv(args) -> Path | None:
 
 
 def main(argv=None) -> int:
+    from common.training.records import RUNS_ROOT_HELP, default_runs_root
+
     parser = argparse.ArgumentParser(
         prog="python -m reproductions.isic2019_classifiers.table",
         description="Regenerate results/isic2019_classifiers/: Table 5.1 from the ground-truth CSV, Tables "
                     "6.1-6.6 from the run records, the thesis's numbers beside ours; rows not run say so.")
-    parser.add_argument("--runs-root", default=os.environ.get("SLR_RUNS_DIR", str(REPO / "runs")),
-                        help="where the run folders are (default: runs/, or $SLR_RUNS_DIR)")
+    parser.add_argument("--runs-root", default=str(default_runs_root()),
+                        help="where the run folders are (" + RUNS_ROOT_HELP + ")")
     parser.add_argument("--results-dir", default=str(REPO / "results" / "isic2019_classifiers"), help="output folder")
     parser.add_argument("--labels-csv", default=None, help="ISIC_2019_Training_GroundTruth.csv for Table 5.1")
     parser.add_argument("--data-dir", default=None, help="a folder holding that CSV (searched)")

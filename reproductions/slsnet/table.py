@@ -8,7 +8,6 @@ on the machine that runs this command. Runs on other data (PH2) are listed apart
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
 
 from common.results import TableSpec, atomic_write_text, write_csv, write_paper_tables
@@ -65,13 +64,15 @@ def table5(results_dir: Path, runs: int = 10) -> str:
 
 
 def main(argv=None) -> int:
+    from common.training.records import RUNS_ROOT_HELP, default_runs_root
+
     parser = argparse.ArgumentParser(
         prog="python -m reproductions.slsnet.table",
         description="Regenerate results/slsnet/ (Tables 3-8 as Markdown and CSV) from the run records: "
                     "the paper's numbers beside ours, each of ours with its run's dataset, split, epochs, "
                     "size, backend and hardware; rows not run say so.")
-    parser.add_argument("--runs-root", default=os.environ.get("SLR_RUNS_DIR", str(REPO / "runs")),
-                        help="where the run folders are")
+    parser.add_argument("--runs-root", default=str(default_runs_root()),
+                        help="where the run folders are (" + RUNS_ROOT_HELP + ")")
     parser.add_argument("--results-dir", default=str(REPO / "results" / "slsnet"), help="output folder")
     parser.add_argument("--skip-profile", action="store_true", help="do not rebuild Table 5 (profiling)")
     parser.add_argument("--runs", type=int, default=10, help="timed calls per row for Table 5")

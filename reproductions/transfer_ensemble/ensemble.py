@@ -23,7 +23,6 @@ import argparse
 import datetime as _dt
 import io
 import json
-import os
 import sys
 from pathlib import Path
 
@@ -188,11 +187,13 @@ def predictor(run_dirs: list[Path], views):
 
 def resolve_run(entry: str, ensemble_json: str | Path | None = None, runs_root: str | None = None) -> Path:
     """The folder of a run named in an ensemble output: under the runs root it recorded (local outputs
-    only), beside the output, or under ``$SLR_RUNS_DIR`` / ``runs``."""
+    only), beside the output, or under the default runs root (``$SLR_RUNS_DIR`` or the checkout's ``runs/``)."""
+    from common.training.records import default_runs_root
+
     candidates = [Path(entry)] + ([Path(runs_root) / entry] if runs_root else [])
     if ensemble_json is not None and len(Path(ensemble_json).resolve().parents) > 3:
         candidates.append(Path(ensemble_json).resolve().parents[3] / entry)
-    candidates.append(Path(os.environ.get("SLR_RUNS_DIR", str(REPO / "runs"))) / entry)
+    candidates.append(default_runs_root() / entry)
     for path in candidates:
         if (path / "config.json").exists():
             return path
@@ -455,6 +456,8 @@ def report(result: dict) -> str:
 
 
 def main(argv=None) -> dict:
+    from common.training.records import RUNS_ROOT_HELP, default_runs_root
+
     parser = argparse.ArgumentParser(
         prog="python -m reproductions.transfer_ensemble.ensemble",
         description="Score each lesion model's out-of-fold maps with and without the paper's five test-time "
@@ -467,8 +470,8 @@ def main(argv=None) -> dict:
     parser.add_argument("--lesion-dataset", default="isic2018",
                         help="attributes: where the lesion rows' fold runs (the lesion masks) trained (default isic2018)")
     parser.add_argument("--rows", nargs="+", default=None, help="lesion rows to use (default: every one with all folds)")
-    parser.add_argument("--runs-root", default=os.environ.get("SLR_RUNS_DIR", str(REPO / "runs")),
-                        help="where the run folders are")
+    parser.add_argument("--runs-root", default=str(default_runs_root()),
+                        help="where the run folders are (" + RUNS_ROOT_HELP + ")")
     parser.add_argument("--out", default=None, help="output folder (default runs/transfer_ensemble/ensemble/<dataset>-<stamp>)")
     parser.add_argument("--score-dir", default=None, metavar="DATA_DIR",
                         help="lesions: also score the images with masks under this folder (Table II: the ISIC 2018 "

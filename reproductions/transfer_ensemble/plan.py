@@ -11,7 +11,6 @@ runs have finished.
 from __future__ import annotations
 
 import argparse
-import os
 import shlex
 import sys
 from pathlib import Path
@@ -46,6 +45,8 @@ def finished(runs_root: Path) -> set[tuple[str, int]]:
 
 
 def main(argv=None) -> int:
+    from common.training.records import RUNS_ROOT_HELP, default_runs_root
+
     parser = argparse.ArgumentParser(
         prog="python -m reproductions.transfer_ensemble.plan",
         description="Print one command line per training run that Tables I-III need (5-fold cross-validation "
@@ -54,8 +55,8 @@ def main(argv=None) -> int:
     parser.add_argument("--table", choices=["I", "III", "all"], default="all", help="which table's runs")
     parser.add_argument("--gpus", type=int, default=0,
                         help="prefix CUDA_VISIBLE_DEVICES=k, k = 0..N-1 round-robin (one process per GPU)")
-    parser.add_argument("--runs-root", default=os.environ.get("SLR_RUNS_DIR", str(REPO / "runs")),
-                        help="where finished runs are looked for")
+    parser.add_argument("--runs-root", default=str(default_runs_root()),
+                        help="where finished runs are looked for (" + RUNS_ROOT_HELP + ")")
     parser.add_argument("--skip-done", action="store_true", help="leave out runs that already finished")
     parser.add_argument("--extra", default="", help="options appended to every train command, e.g. '--quiet'")
     args = parser.parse_args(argv)

@@ -17,7 +17,6 @@ under variants, runs on other data apart.
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
 
 from common.results import TableSpec, write_paper_tables
@@ -121,13 +120,15 @@ def oof_tables(runs_root: str | Path, results_dir: Path, task: str = "lesion") -
 
 
 def main(argv=None) -> int:
+    from common.training.records import RUNS_ROOT_HELP, default_runs_root
+
     parser = argparse.ArgumentParser(
         prog="python -m reproductions.transfer_ensemble.table",
         description="Regenerate results/transfer_ensemble/ (Tables I-III as Markdown and CSV) from the run "
                     "records: the paper's numbers beside ours, each of ours with its runs' provenance; rows "
                     "not run say so.")
-    parser.add_argument("--runs-root", default=os.environ.get("SLR_RUNS_DIR", str(REPO / "runs")),
-                        help="where the run folders are")
+    parser.add_argument("--runs-root", default=str(default_runs_root()),
+                        help="where the run folders are (" + RUNS_ROOT_HELP + ")")
     parser.add_argument("--results-dir", default=str(REPO / "results" / "transfer_ensemble"), help="output folder")
     parser.add_argument("--skip-profile", action="store_true",
                         help="accepted for symmetry with the other papers (this table builds no model)")

@@ -159,3 +159,21 @@ def test_recording_a_config_is_not_a_use_of_its_fields(tmp_path):
     records.atomic_write_json(tmp_path / "config.json", {"config": cfg})
     assert json.loads((tmp_path / "config.json").read_text())["config"] == {"used": 1, "idle": 2}
     assert fields.reads(cfg) == {"used"} and fields.unused(cfg) == ["idle"]
+
+
+def test_one_default_runs_root_for_every_command(monkeypatch, tmp_path):
+    """Train, tables, plans, notebooks and the ensemble share one default: $SLR_RUNS_DIR, else the
+    checkout's runs/ (wherever the command is started from)."""
+    import argparse
+
+    from common.cli import add_common_train_arguments
+    from common.training import records
+
+    monkeypatch.delenv("SLR_RUNS_DIR", raising=False)
+    monkeypatch.chdir(tmp_path)
+    assert records.default_runs_root() == records.CHECKOUT / "runs"
+    parser = argparse.ArgumentParser()
+    add_common_train_arguments(parser, default_row="x", rows={"x": None})
+    assert parser.parse_args([]).runs_root == str(records.CHECKOUT / "runs")
+    monkeypatch.setenv("SLR_RUNS_DIR", str(tmp_path / "elsewhere"))
+    assert records.default_runs_root() == tmp_path / "elsewhere"
