@@ -80,6 +80,25 @@ class Paper:
     #: that says why (SLSNet: the row as printed does not learn; the run names the row that does)
     quick_row: str | None = None
     quick_note: str = ""
+    #: the paper's tiny run, which the runner tests, the same-seed test (both backends) and the
+    #: registry test read (seconds on a CPU): ``row`` (default: the quick row), ``sets`` (``--set``
+    #: items narrowing it to a few filters), ``image_size``, ``synthetic_size``, ``batch_size``,
+    #: ``epochs``, ``argv`` (further options); and what the run gives: ``split`` (the part it
+    #: scores), ``n_images``, optionally ``parts`` (every part of its split), ``first_argv`` /
+    #: ``one_argv`` / ``one_index`` (a k-fold paper: the first command trains every fold, then one
+    #: fold alone is ``runs[one_index]``)
+    tiny: Mapping[str, Any] = field(default_factory=dict)
+
+    def tiny_argv(self) -> list[str]:
+        """The train command line of :attr:`tiny` (without ``--epochs``)."""
+        t = self.tiny
+        argv = ["--row", t["row"]] if "row" in t else []
+        for item in t.get("sets", ()):
+            argv += ["--set", item]
+        for option in ("image_size", "synthetic_size", "batch_size"):
+            if option in t:
+                argv += ["--" + option.replace("_", "-"), str(t[option])]
+        return argv + list(t.get("argv", ()))
 
     def task_for(self, cfg):
         """The row's task, bound to the row's config (an attribute task to its attribute)."""

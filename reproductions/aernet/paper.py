@@ -81,4 +81,8 @@ PAPER = Paper(
     synthetic_defaults={"epochs": 3, "synthetic_size": 96, "image_size": (64, 64), "batch_size": 8,
                         "encoder_weights": None},
     size_multiple=lambda cfg: (2 ** (len(cfg.unet_encoder_filters) - 1) if cfg.encoder == "unet" else 32),
+    tiny=dict(row="Attention + Residual connections + U-Net",
+              sets=("unet_encoder_filters=4,8,16,32,64", "decoder_filters=32,16,8,4"),
+              image_size=32, synthetic_size=16, batch_size=4, argv=("--encoder-weights", "none", "--seed", "3", "--quiet"),
+              epochs=2, split="val", n_images=16),
 )

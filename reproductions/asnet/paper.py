@@ -189,4 +189,7 @@ PAPER = Paper(
     synthetic_defaults={"epochs": 3, "synthetic_size": 60, "image_size": (64, 64), "batch_size": 8,
                         "encoder_weights": None},
     size_multiple=lambda cfg: 2 ** (len(cfg.unet_filters) - 1) if cfg.architecture == "unet" else 32,
+    tiny=dict(row="U-Net", sets=("unet_filters=4,8,16",), image_size="32x32", synthetic_size=20, batch_size=4,
+              argv=("--split", "kfold:2", "--seed", "3", "--quiet"),
+              epochs=2, split="test", n_images=20, first_argv=("--fold", "all"), one_argv=("--fold", "1"), one_index=1),
 )

@@ -113,4 +113,7 @@ PAPER = Paper(
                         "encoder_weights": None},
     size_multiple=lambda cfg: 2 ** (len(cfg.unet_filters) - 1) if cfg.model == "unet" else 32,
     subset=subset,
+    # the thesis's own residual net, narrowed, on the synthetic data's three classes
+    tiny=dict(row="Residual net", sets=("residual_widths=4,8",), image_size=32, synthetic_size=40, batch_size=8,
+              argv=("--seed", "3", "--quiet"), epochs=2, split="test", n_images=40, parts=("train", "val", "test")),
 )

@@ -58,4 +58,8 @@ PAPER = Paper(
     quick_note=('note: SLSNet as printed (row "SLSNet": L1 averaged, lambda = 0.1) does not learn: its '
                 "discriminator overpowers the generator (the README's \"On its own dataset\"); this quick run "
                 'trains row "SLSNet (as it trains)" (L1 summed per image). --row SLSNet trains the printed row'),
+    tiny=dict(sets=("multiscale_width=4", "widths=4,8,16", "num_fams=1,1", "fam_dilations=1", "decoder_widths=8,4",
+                    "decoder_fams=1", "disc_widths=4,8,16", "augmentation=none"),
+              image_size=32, synthetic_size=32, batch_size=4, argv=("--seed", "3", "--quiet"),
+              epochs=4, split="val", n_images=32),
 )

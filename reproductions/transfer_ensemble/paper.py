@@ -151,4 +151,9 @@ PAPER = Paper(
     synthetic_defaults={"epochs": 6, "synthetic_size": 48, "image_size": (64, 96), "batch_size": 4,
                         "encoder_weights": None},
     size_multiple=32,
+    # the same-padded Xception encoder (full depth, random weights) under a narrowed pyramid decoder
+    tiny=dict(row="Xception", sets=("pyramid_width=4", "head_width=4", "aggregation_width=4", "decoder_widths=4,4",
+                                    "augment=none"),
+              image_size=32, synthetic_size=20, batch_size=4, argv=("--encoder-weights", "none", "--seed", "3", "--quiet"),
+              epochs=2, split="test", n_images=20, parts=("train", "val", "test")),
 )

@@ -1,8 +1,8 @@
 """One tiny training run per registered paper, shared by every test of the session that needs one.
 
 ``TINY[name]`` is the paper's command line for that run: the row's architecture with a few filters,
-small synthetic images, a few epochs. A new paper adds its line here; the runner behaviours of
-``test_runner.py`` then run on it without another line of test code.
+small synthetic images, a few epochs, declared by the paper itself (``Paper.tiny``). A new paper
+declares it; the runner behaviours of ``test_runner.py`` then run on it without a line of test code.
 """
 from __future__ import annotations
 
@@ -12,39 +12,25 @@ from pathlib import Path
 
 import pytest
 
+from reproductions import registry
+
+
+def _tiny(name: str) -> dict:
+    """The paper's tiny run as the fixture takes it, from its declaration (``Paper.tiny``)."""
+    paper = registry.load(name)
+    t = dict(paper.tiny)
+    spec = {"argv": paper.tiny_argv(), "epochs": t["epochs"], "split": t["split"], "n_images": t["n_images"]}
+    for key in ("parts", "first_argv", "one_argv", "one_index"):
+        if key in t:
+            spec[key] = tuple(t[key]) if key == "parts" else (list(t[key]) if key != "one_index" else t[key])
+    return spec
+
+
 #: Per paper: the arguments of its tiny run, its epochs, the split it scores, and what the first
 #: command adds (``first_argv``) against what a command making one run adds (``one_argv``, the run
 #: being ``runs[one_index]`` of the first: ASNet trains ``--fold all``, then one fold alone).
-TINY = {
-    "slsnet": dict(
-        argv=["--synthetic-size", "32", "--image-size", "32", "--batch-size", "4", "--seed", "3", "--quiet",
-              "--set", "multiscale_width=4", "--set", "widths=4,8,16", "--set", "num_fams=1,1",
-              "--set", "fam_dilations=1", "--set", "decoder_widths=8,4", "--set", "decoder_fams=1",
-              "--set", "disc_widths=4,8,16", "--set", "augmentation=none"],
-        epochs=4, split="val", n_images=32),
-    "aernet": dict(
-        argv=["--row", "Attention + Residual connections + U-Net", "--encoder-weights", "none",
-              "--image-size", "32", "--synthetic-size", "16", "--batch-size", "4",
-              "--seed", "3", "--quiet", "--set", "unet_encoder_filters=4,8,16,32,64",
-              "--set", "decoder_filters=32,16,8,4"],
-        epochs=2, split="val", n_images=16),
-    "asnet": dict(
-        argv=["--row", "U-Net", "--set", "unet_filters=4,8,16", "--synthetic-size", "20",
-              "--image-size", "32x32", "--batch-size", "4", "--split", "kfold:2", "--seed", "3", "--quiet"],
-        epochs=2, split="test", n_images=20, first_argv=["--fold", "all"], one_argv=["--fold", "1"],
-        one_index=1),
-    # the same-padded Xception encoder (full depth, random weights) under a narrowed pyramid decoder
-    "transfer_ensemble": dict(
-        argv=["--row", "Xception", "--encoder-weights", "none", "--image-size", "32", "--synthetic-size", "20",
-              "--batch-size", "4", "--seed", "3", "--quiet", "--set", "pyramid_width=4", "--set", "head_width=4",
-              "--set", "aggregation_width=4", "--set", "decoder_widths=4,4", "--set", "augment=none"],
-        epochs=2, split="test", n_images=20, parts=("train", "val", "test")),
-    # the thesis's own residual net, narrowed, on the synthetic data's three classes
-    "isic2019_classifiers": dict(
-        argv=["--row", "Residual net", "--set", "residual_widths=4,8", "--synthetic-size", "40",
-              "--image-size", "32", "--batch-size", "8", "--seed", "3", "--quiet"],
-        epochs=2, split="test", n_images=40, parts=("train", "val", "test")),
-}
+#: Declared by each paper (``Paper.tiny``); a paper without one fails ``test_registry``.
+TINY = {name: _tiny(name) for name in registry.PAPERS if registry.load(name).tiny}
 
 
 @dataclass

@@ -18,23 +18,19 @@ from common.cli import apply_overrides  # noqa: E402
 from common.training.experiment import Paper, image_hw  # noqa: E402
 from reproductions import registry  # noqa: E402
 
-#: Narrow settings per paper (the architecture of the row, a few filters, a small image).
-NARROW = {
-    "slsnet": (32, ["multiscale_width=4", "widths=4,8,16", "num_fams=1,1", "fam_dilations=1",
-                    "decoder_widths=8,4", "decoder_fams=1", "disc_widths=4,8,16"]),
-    "aernet": (32, ["unet_encoder_filters=4,8,16,32,64", "decoder_filters=32,16,8,4"]),
-    "asnet": (32, ["unet_filters=4,8,16"]),
-    "transfer_ensemble": (32, ["pyramid_width=4", "head_width=4", "aggregation_width=4", "decoder_widths=4,4"]),
-    "isic2019_classifiers": (32, ["residual_widths=4,8"]),
-}
-NARROW_ROW = {"aernet": "Attention + Residual connections + U-Net", "asnet": "U-Net",
-              "transfer_ensemble": "Xception", "isic2019_classifiers": "Residual net"}
+#: Narrow settings per paper (the architecture of the row, a few filters, a small image): the
+#: paper's declared tiny run (``Paper.tiny``).
+NARROW = {name: (int(str(registry.load(name).tiny.get("image_size", 32)).split("x")[0]),
+                 [s for s in registry.load(name).tiny.get("sets", ()) if not s.startswith("augment")])
+          for name in registry.PAPERS}
+NARROW_ROW = {name: registry.load(name).tiny["row"] for name in registry.PAPERS if "row" in registry.load(name).tiny}
 
 
 def test_every_registered_paper_is_a_complete_declaration():
-    assert set(NARROW) == set(registry.PAPERS), "add the new paper's narrow settings here"
     for name in registry.PAPERS:
         paper = registry.load(name)
+        assert {"sets", "epochs", "split", "n_images"} <= set(paper.tiny), \
+            f"{name}: declare its tiny run (Paper.tiny: a narrowed row the tests train in seconds)"
         assert isinstance(paper, Paper) and paper.name == name
         assert paper.default_row in paper.rows
         for row, cfg in paper.rows.items():

@@ -3,9 +3,10 @@ with SIGKILL after its first epoch and resumed with only ``--resume --run-dir`` 
 history, metrics and weights (max abs difference 0) as the uninterrupted run; on TensorFlow in this
 process and on JAX in subprocesses (its steps are compiled differently).
 
-Each paper trains a narrowed row on a few synthetic images, so the structure of its real step (the
-GAN step with its two optimizers, BN, dropout as noise, schedules, augmentation, folds) runs in
-seconds.
+Each registered paper trains its declared tiny run (``Paper.tiny``: a narrowed row on a few synthetic
+images), so the structure of its real step (the GAN step with its two optimizers, BN, dropout as
+noise, schedules, folds, classes) runs in seconds. On JAX, SLSNet runs by default and the others
+with ``-m slow``.
 """
 from __future__ import annotations
 
@@ -23,21 +24,13 @@ import numpy as np
 import pytest
 
 from common.training.records import read_csv
+from reproductions import registry
 
 REPO = Path(__file__).resolve().parents[3]
 EPOCHS = 3
 
-PAPERS = {
-    "slsnet": ["--set", "multiscale_width=4", "--set", "widths=4,8,16", "--set", "num_fams=1,1",
-               "--set", "fam_dilations=1", "--set", "decoder_widths=8,4", "--set", "decoder_fams=1",
-               "--set", "disc_widths=4,8,16", "--synthetic-size", "24", "--image-size", "32",
-               "--batch-size", "4"],
-    "aernet": ["--row", "Attention + Residual connections + U-Net", "--encoder-weights", "none",
-               "--set", "unet_encoder_filters=4,8,16,32,64", "--set", "decoder_filters=32,16,8,4",
-               "--synthetic-size", "16", "--image-size", "32", "--batch-size", "4"],
-    "asnet": ["--row", "U-Net", "--set", "unet_filters=4,8,16", "--synthetic-size", "20",
-              "--image-size", "32x32", "--batch-size", "4", "--split", "kfold:2"],
-}
+#: every registered paper's tiny run (``Paper.tiny``), three epochs at another seed
+PAPERS = {name: registry.load(name).tiny_argv() for name in registry.PAPERS}
 
 
 def _argv(paper, run_dir):
@@ -138,11 +131,8 @@ def _jax_run(paper, argv, env):
     assert done.returncode == 0, done.stderr[-3000:]
 
 
-@pytest.mark.parametrize("paper", [
-    "slsnet",
-    pytest.param("aernet", marks=pytest.mark.slow),
-    pytest.param("asnet", marks=pytest.mark.slow),
-])
+@pytest.mark.parametrize("paper", [name if name == "slsnet" else pytest.param(name, marks=pytest.mark.slow)
+                                   for name in registry.PAPERS])
 def test_same_numbers_and_sigkill_resume_on_jax(paper, tmp_path):
     pytest.importorskip("jax")
     env = _jax_env(tmp_path / "xla-cache")
