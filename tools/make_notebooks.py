@@ -83,15 +83,25 @@ def notebook(paper: str, title: str):
                 "    plt.show()\n"
                 "else:\n"
                 "    print('no Table 5.1 yet: run the table command with --labels-csv')"),
-            new_markdown_cell("## Confusion matrix and per-class recall of a trained run"),
+            new_markdown_cell("## Which classes the models confuse, on real ISIC 2019 images\n\n"
+                              "Every committed run on ISIC 2019 (the HAM10000 images; see the package README), its "
+                              "test part at the checkpoint with the highest validation balanced accuracy (the one "
+                              "Tables 6.1, 6.2 and 6.4 report; fold 0 of a cross-validation): the confusion matrix "
+                              "(rows: truth) and the recall per class, whose mean is the balanced accuracy. `NOTEBOOK_RUN_DIR` shows another run."),
             new_code_cell(
-                "RUN_DIR = os.environ.get('NOTEBOOK_RUN_DIR') or (LOCAL[-1] if LOCAL else None)\n"
-                "if RUN_DIR:\n"
-                "    print('run:', viz.shown_path(RUN_DIR))\n"
-                "    viz.plot_confusion(RUN_DIR, split='test' if (Path(RUN_DIR) / 'per_image_test.csv').exists() else 'val')\n"
+                "import json\n"
+                "def on_isic2019(r):   # one fold of a cross-validation stands for its five\n"
+                "    m = json.loads((Path(r) / 'metrics.json').read_text())\n"
+                "    return m.get('dataset') == 'isic2019' and m.get('fold') in (None, 0)\n"
+                "SHOWN = [os.environ['NOTEBOOK_RUN_DIR']] if os.environ.get('NOTEBOOK_RUN_DIR') else \\\n"
+                "    [r for r in RECORDS if on_isic2019(r)] or [r for r in LOCAL if on_isic2019(r)][-1:]\n"
+                "for run in SHOWN:\n"
+                "    print('run:', viz.shown_path(run))\n"
+                "    split = 'test' if (Path(run) / 'per_image_test.csv').exists() else 'val'\n"
+                "    viz.plot_confusion(run, split=split, checkpoint='balanced_accuracy')\n"
                 "    plt.show()\n"
-                "else:\n"
-                f"    print('no trained run under runs/{paper}/: python -m reproductions.{paper}.train makes one')"),
+                "if not SHOWN:\n"
+                f"    print('no run on ISIC 2019 yet: python -m reproductions.{paper}.train --data-dir ISIC2019_ROOT')"),
             new_markdown_cell("## The U-Net: its best and worst predictions (as Figs. 6.1 and 6.2)\n\n"
                               "The newest local run of the `U-Net` row, every test image ranked by Jaccard."),
             new_code_cell(

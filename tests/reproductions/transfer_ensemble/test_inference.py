@@ -127,12 +127,28 @@ def test_keras2_decay_is_an_inverse_time_learning_rate():
 
 
 def test_plan_prints_every_run_of_the_tables(capsys):
-    plan.main(["--data-dir", "D", "--gpus", "2", "--runs-root", "/nonexistent"])
+    plan.main(["--data-dir", "D", "--runs-root", "/nonexistent"])
     lines = [line for line in capsys.readouterr().out.splitlines() if not line.startswith("#")]
     assert len(lines) == 100
-    assert lines[0] == "CUDA_VISIBLE_DEVICES=0 python -m reproductions.transfer_ensemble.train --row DenseNet169 --fold 0 --data-dir D"
-    assert lines[1].startswith("CUDA_VISIBLE_DEVICES=1 ")
+    assert lines[0] == "python -m reproductions.transfer_ensemble.train --row DenseNet169 --fold 0 --data-dir D"
     assert "--row 'DenseNet169 (streaks)' --fold 4" in lines[-1]
+
+
+def test_plan_for_gpus_never_puts_two_runs_on_one_gpu(capsys):
+    """--gpus 2: two background queues, each pinned to its GPU and running its share one after
+    another (a flat list fed to a pool could start GPU 0's next run beside its previous one)."""
+    plan.main(["--data-dir", "D", "--gpus", "2", "--runs-root", "/nonexistent"])
+    script = capsys.readouterr().out
+    queues = [block for block in script.split("\n(\n")[1:]]
+    assert len(queues) == 2 and script.count(") &") == 2 and "\nwait\n" in script
+    for k, block in enumerate(queues):
+        runs = [line.strip() for line in block.split(") &")[0].splitlines() if "transfer_ensemble.train" in line]
+        assert len(runs) == 50 and all(r.startswith(f"CUDA_VISIBLE_DEVICES={k} python -m") for r in runs)
+    assert "--row DenseNet169 --fold 0 " in queues[0] and "--row DenseNet169 --fold 1 " in queues[1]
+    assert script.rstrip().endswith("python -m reproductions.transfer_ensemble.ensemble --data-dir D")
+    import subprocess
+
+    assert subprocess.run(["bash", "-n"], input=script, text=True).returncode == 0      # valid shell
 
 
 def test_ensemble_command_scores_out_of_fold_maps_and_reuses_them(tmp_path):
