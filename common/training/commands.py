@@ -568,8 +568,14 @@ def _dry_run(paper, row, cfg, data, batches, parts, step, fields) -> None:
 
     from common.training import memory
 
+    import time
+
     x, y = batches[0]
     logs, before, peak = memory.measure(lambda: step(x, y))
+    start = time.perf_counter()             # a second update, compiled by now: the step's time
+    step(x, y)
+    step.sync()
+    seconds = time.perf_counter() - start
     params = sum(int(np.prod(w.shape)) for w in parts.predictor.weights)
     h, w = ex.image_hw(cfg)
     print(f"dry run of {paper.name} row {row!r}: one update on a batch of {len(x)} went through "
@@ -580,6 +586,7 @@ def _dry_run(paper, row, cfg, data, batches, parts, step, fields) -> None:
           f"predictor {params:,} weights")
     for line in memory.report(len(x), before, peak):
         print(line)
+    print(f"  time of one update after compilation: {seconds:.3f} s ({len(x) / seconds:.1f} images/s)")
     print("  fields read: " + ", ".join(sorted(fields.reads(cfg))))
     unused = fields.unused(cfg)
     print("  fields this row does not use: " + (", ".join(unused) if unused else "(none)"))
