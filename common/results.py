@@ -323,37 +323,44 @@ def scrub_paths(record: dict) -> dict:
     return out
 
 
+def keep_record(run_dir: str | Path, target: str | Path, extra: Sequence[str] = ()) -> Path:
+    """Copy one run's record files (and the files matching the ``extra`` patterns) into ``target``,
+    the machine's paths scrubbed from ``config.json`` (:func:`scrub_paths`) and only the code part of
+    ``source.patch`` kept."""
+    run_dir, target = Path(run_dir), Path(target)
+    if target.resolve() != run_dir.resolve():
+        target.mkdir(parents=True, exist_ok=True)
+        for fname in RECORD_FILES:
+            src = run_dir / fname
+            if src.exists():
+                shutil.copyfile(src, target / fname)
+        # the evaluate commands' scores (other views, post-processing) and a paper's probes of the
+        # run (e.g. SLSNet's discriminator), each with its provenance
+        for pattern in ("evaluate_*.json", "probe_*.json", *extra):
+            for src in sorted(run_dir.glob(pattern)):
+                shutil.copyfile(src, target / src.name)
+    patch = target / "source.patch"
+    if patch.exists():
+        from common.training.records import atomic_write_bytes, code_part
+
+        code = code_part(patch.read_bytes())
+        if code != patch.read_bytes():
+            atomic_write_bytes(patch, code)
+    config = load_json(target / "config.json")
+    clean = scrub_paths(config)
+    if clean != config:
+        atomic_write_text(target / "config.json", json.dumps(clean, indent=2) + "\n")
+    return target
+
+
 def keep_records(results: Iterable[RunResult], records: Sequence[dict], results_dir: str | Path) -> None:
-    """Copy the record files of each reported run into ``results/<paper>/records/<run>/``, the
-    machine's paths scrubbed from ``config.json`` (:func:`scrub_paths`)."""
+    """Copy the record files of each reported run into ``results/<paper>/records/<run>/``
+    (:func:`keep_record`)."""
     by_name = {r["name"]: r for r in records}
     target_root = Path(results_dir) / "records"
     for res in results:
         for name in res.runs:
-            rec = by_name[name]
-            target = target_root / name
-            if target.resolve() != Path(rec["dir"]).resolve():
-                target.mkdir(parents=True, exist_ok=True)
-                for fname in RECORD_FILES:
-                    src = Path(rec["dir"]) / fname
-                    if src.exists():
-                        shutil.copyfile(src, target / fname)
-                # the evaluate commands' scores (other views, post-processing) and a paper's probes
-                # of the run (e.g. SLSNet's discriminator), each with its provenance
-                for pattern in ("evaluate_*.json", "probe_*.json"):
-                    for src in sorted(Path(rec["dir"]).glob(pattern)):
-                        shutil.copyfile(src, target / src.name)
-            patch = target / "source.patch"
-            if patch.exists():
-                from common.training.records import atomic_write_bytes, code_part
-
-                code = code_part(patch.read_bytes())
-                if code != patch.read_bytes():
-                    atomic_write_bytes(patch, code)
-            config = load_json(target / "config.json")
-            clean = scrub_paths(config)
-            if clean != config:
-                atomic_write_text(target / "config.json", json.dumps(clean, indent=2) + "\n")
+            keep_record(by_name[name]["dir"], target_root / name)
 
 
 def comparison_table(title: str, rows: Sequence[str], paper_numbers: Mapping[str, Mapping[str, float]],

@@ -11,6 +11,7 @@ import shlex
 import sys
 import time
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 
@@ -236,8 +237,26 @@ def score(suite: Suite, entries, data_dir, root: Path, score_on: str | None = No
         else:
             cost = _cost(e, runs_all, index, timing)
         scored.append(leaderboard.Scored(e.name, {k: per_image[k] for k in test_ids if k in per_image},
-                                         record=", ".join(sorted({_shown(r) for r in runs_all})), note=e.why, **cost))
+                                         record=", ".join(sorted({_shown(r) for r in runs_all})), note=e.why, **cost,
+                                         extra={"runs": runs_all}))
     return scored
+
+
+def keep_records(suite: Suite, scored, results_dir: Path) -> None:
+    """Copy every trained entry's run record (config, metrics, history, split, per-image scores) into
+    ``results/compare/records/<suite>/<entry>[/fold<k>]/``, where the leaderboard links."""
+    from common.results import keep_record
+
+    for s in scored:
+        runs = s.extra.get("runs") or []
+        if not runs or suite.entry(s.name).kind != "run":
+            continue
+        kept = []
+        for run in runs:
+            rel = Path(run).name if len(runs) == 1 else f"{Path(run).parent.name}/{Path(run).name}"
+            target = results_dir / "records" / suite.name / (slugify(s.name) if len(runs) == 1 else rel)
+            kept.append(keep_record(run, target, extra=("per_image_test*.csv", "per_image_val*.csv")))
+        s.record = ", ".join(_shown(k) for k in kept)
 
 
 def _shown(path: Path) -> str:
@@ -247,7 +266,8 @@ def _shown(path: Path) -> str:
         return Path(path).name
 
 
-def write(suite: Suite, rows, scored, results_dir: Path, tag: str = "", title: str = "") -> list[Path]:
+def write(suite: Suite, rows, scored, results_dir: Path, tag: str = "", title: str = "",
+          left_out: Sequence[str] = ()) -> list[Path]:
     from common.training.records import atomic_write_text
 
     stem = suite.name + tag
@@ -260,6 +280,9 @@ def write(suite: Suite, rows, scored, results_dir: Path, tag: str = "", title: s
              ("Each entry's predicted class per test image (the ISIC 2019 metrics)" if classification else
               "Each entry's per-image scores are at each image's own size (the challenge's Task 1 metrics)")
              + "; figure: `" + stem + ".png`."]
+    if left_out:
+        notes += ["", "**Not in this leaderboard** (left out with `--rows`; the suite's command trains them): "
+                  + ", ".join(left_out) + "."]
     render = leaderboard.markdown_classification if classification else leaderboard.markdown
     md = atomic_write_text(results_dir / f"{stem}.md", render(rows, title or f"Leaderboard: {stem}", notes))
     csv_path = atomic_write_text(results_dir / f"{stem}.csv", leaderboard.to_csv(rows))
@@ -351,15 +374,18 @@ def main(argv=None) -> list[Path]:
                     _train(suite, e, fold, args.data_dir, root, args.quiet)
         shown = [e for e in entries if e in chosen]
         scored = score(suite, shown, args.data_dir, root)
+        keep_records(suite, scored, Path(args.results_dir))
         rows = rank(suite, scored, suite.seed)
-        written = write(suite, rows, scored, Path(args.results_dir))
+        left_out = [e.name for e in suite.entries if e not in shown]
+        written = write(suite, rows, scored, Path(args.results_dir), left_out=left_out)
         if args.score_on:
             from common.data import load_index
 
             other = load_index("auto", args.score_on).name
             scored_on = score(suite, shown, args.data_dir, root, score_on=args.score_on)
             written += write(suite, rank(suite, scored_on, suite.seed), scored_on, Path(args.results_dir),
-                             tag=f"_on_{other}", title=f"Leaderboard: {suite.name}, scored on {other}")
+                             tag=f"_on_{other}", title=f"Leaderboard: {suite.name}, scored on {other}",
+                             left_out=left_out)
     except ConfigError as exc:
         parser.exit(2, f"error: {exc}\n")
     render = leaderboard.markdown_classification if suite.task == "classification" else leaderboard.markdown
