@@ -1,7 +1,8 @@
-"""``train``, ``evaluate`` and ``predict`` for any segmentation paper package.
+"""``train`` for any paper package (``evaluate`` is in :mod:`common.training.evaluation`,
+``predict`` in :mod:`common.training.prediction`).
 
-Each paper's ``train.py`` / ``evaluate.py`` / ``predict.py`` calls these with its
-:class:`~common.training.experiment.Paper`, so every paper behaves the same way.
+Each paper's ``train.py`` calls :func:`train_main` with its :class:`~common.training.experiment.Paper`,
+so every paper behaves the same way.
 """
 from __future__ import annotations
 
@@ -14,13 +15,11 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-import numpy as np
-
 from common.cli import ConfigError, add_common_train_arguments, row_name
 from common.training import experiment as ex
 from common.training import records
-from common.training.runs import (LoadedRun, another_dataset, collect_images, ensemble_predictor,  # noqa: F401
-                                  evaluation_samples, load_run, load_samples, mask_name, open_run, run_classes)
+from common.training.records import os_error_message
+from common.training.scoring import print_scores, split_targets, tuned_postprocess
 
 
 # -- train ---------------------------------------------------------------------------------------
@@ -115,20 +114,6 @@ def train_main(paper: ex.Paper, argv: Sequence[str] | None = None) -> list[Path]
                            + (f"continue with --resume --run-dir {where.run_dir}" if where.run_dir else
                               "nothing was kept") + "\n")
         raise
-
-
-def os_error_message(exc: OSError) -> str:
-    """One line for an OS error while reading or writing a file: what, which file, and the fix."""
-    import errno
-
-    where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
-    if exc.errno == errno.ENOSPC:
-        return (f"{where}no space left on the device; nothing half-written was kept. Free some space "
-                "(or point --runs-root / --cache-dir / --out elsewhere) and run again (--resume continues a run)")
-    if exc.errno in (errno.EACCES, errno.EROFS, errno.EPERM):
-        return (f"{where}not allowed to write here ({exc.strerror}); choose a writable folder "
-                "(--runs-root, --cache-dir or --out)")
-    return f"{where}{exc.strerror or exc}"
 
 
 def _interrupted_message(paper, run_dir: Path | None) -> str:
@@ -409,7 +394,7 @@ def _fit_and_score(paper, args, row, cfg, weights, fold, run_dir, record, resume
     if changed:
         records.atomic_write_json(run_dir / "config.json", record)
     save_split(run_dir / "split.json", data.split)
-    targets = _targets(task, data)
+    targets = split_targets(task, data)
     x_train, y_train = data.arrays["train"][0], targets["train"]
     if y_train is None:
         raise ConfigError(f"{data.index.name}: the training images have no ground truth for a "
@@ -500,7 +485,7 @@ def _fit_and_score(paper, args, row, cfg, weights, fold, run_dir, record, resume
             recalibrate()               # with validation, the kept weights were recalibrated
         outputs = {name: predict(data.arrays[name][0], batch_size=batch)
                    for name in ("val", "test") if targets.get(name) is not None}
-        post = _tuned(task, task.postprocess(cfg), outputs.get("val"), targets.get("val"))
+        post = tuned_postprocess(task, task.postprocess(cfg), outputs.get("val"), targets.get("val"))
         posts[monitor.name] = post.to_dict()
         by_checkpoint[monitor.name], details[monitor.name] = {}, {}
         for split_name, out in outputs.items():
@@ -536,7 +521,7 @@ def _fit_and_score(paper, args, row, cfg, weights, fold, run_dir, record, resume
     if posts[main].get("kind") != "threshold":
         metrics["postprocess"] = posts[main] if len(monitors) == 1 else posts
     records.atomic_write_json(run_dir / "metrics.json", metrics)
-    _print_scores(by_checkpoint, run_dir, task.metrics, main)
+    print_scores(by_checkpoint, run_dir, task.metrics, main)
     return run_dir
 
 
@@ -593,31 +578,6 @@ def _dry_run(paper, row, cfg, data, batches, parts, step, fields) -> None:
     return None
 
 
-def _targets(task, data) -> dict:
-    """Each split's targets as the task reads them (masks, one attribute's masks, class labels)."""
-    out = {}
-    for name, (_, masks) in data.arrays.items():
-        if masks is None and task.kind != "classification":
-            out[name] = None
-            continue
-        try:
-            out[name] = task.targets(masks, data.samples[name])
-        except ValueError as exc:
-            raise ConfigError(f"{data.index.name} ({name} part): {exc}") from exc
-    return out
-
-
-def _tuned(task, post, val_outputs, val_targets):
-    """Post-processing with what it leaves open (T_H, T_L) chosen on the validation predictions."""
-    if post.tuned:
-        return post
-    if val_outputs is None:
-        raise ConfigError("double-threshold post-processing chooses (T_H, T_L) on validation "
-                          "predictions, and this run has no validation part: use a split with one "
-                          "(e.g. holdout:0.7,0.1,0.2) or --postprocess threshold")
-    return task.tune(post, val_outputs, val_targets, chosen_on=f"val ({len(val_outputs)} images)")
-
-
 def _build_training(paper, cfg, weights, **context):
     """``paper.build_training(cfg, weights)``, plus those of ``context`` (``steps_per_epoch``: the
     number of optimizer updates per epoch, e.g. for a schedule over the run) it declares."""
@@ -626,347 +586,3 @@ def _build_training(paper, cfg, weights, **context):
     params = inspect.signature(paper.build_training).parameters
     wanted = {k: v for k, v in context.items() if k in params}
     return paper.build_training(cfg, weights, **wanted)
-
-
-def _print_scores(by_checkpoint: dict, run_dir: Path, keys=None, main: str | None = None) -> None:
-    """One table per kept checkpoint: a row per scored split, a column per metric of the task."""
-    from common.training.tasks.segmentation import SEGMENTATION_METRICS
-
-    keys = list(keys or SEGMENTATION_METRICS)
-    widths = [max(len(k), 6) + 2 for k in keys]
-    for name, scores in by_checkpoint.items():
-        if len(by_checkpoint) > 1:
-            print(f"checkpoint {name}" + (" (main)" if name == main else "") + ":")
-        print(f"{'split':<6}" + "".join(f"{k:>{w}}" for k, w in zip(keys, widths)))
-        for split, mean in scores.items():
-            print(f"{split:<6}" + "".join(f"{mean.get(k, float('nan')):>{w}.4f}" for k, w in zip(keys, widths)))
-    print(f"run folder: {run_dir}")
-
-
-# -- loading a finished run ---------------------------------------------------------------------
-
-def _run_options(parser: argparse.ArgumentParser, many: bool) -> None:
-    parser.add_argument("--run-dir", required=True, action="append" if many else "store", metavar="RUN",
-                        help="the run folder written by train" + (
-                            "; give it several times for an ensemble (outputs averaged over the runs; "
-                            "attribute runs of different attributes are scored together, Task 2's mean)"
-                            if many else ""))
-    parser.add_argument("--checkpoint", default=None, metavar="NAME",
-                        help="which kept checkpoint to use (default: the run's main one; a classifier "
-                             "keeps loss, accuracy and balanced_accuracy)")
-    from common.training.tasks.predict import TTA_SETS
-
-    parser.add_argument("--tta", default="none", metavar="VIEWS",
-                        help="test-time views averaged per run: " + ", ".join(TTA_SETS) + " (default none; "
-                             "flip: identity, horizontal, vertical and both flips; five: the transfer "
-                             "ensemble's five views)")
-    parser.add_argument("--postprocess", default=None, choices=["threshold", "double"],
-                        help="threshold (prob >= --threshold) or double (the transfer ensemble's "
-                             "double-threshold reconstruction, T_H and T_L chosen on the runs' "
-                             "validation predictions); default: the row's")
-    parser.add_argument("--threshold", type=float, default=None, help="probability threshold (default: the row's)")
-    parser.add_argument("--t-high", type=float, default=None, metavar="T_H",
-                        help="with --postprocess double: use this T_H (with --t-low) instead of choosing the "
-                             "pair on the runs' validation images, e.g. the pair chosen on cross-validation")
-    parser.add_argument("--t-low", type=float, default=None, metavar="T_L", help="the T_L that goes with --t-high")
-    parser.add_argument("--verbose", action="store_true", help="show the backend's start-up messages")
-
-
-def _views(args):
-    from common.training.tasks import tta_views
-
-    try:
-        return tta_views(args.tta)
-    except ValueError as exc:
-        raise ConfigError(str(exc)) from None
-
-
-def _post(task, cfg, args):
-    from dataclasses import replace
-
-    post = task.postprocess(cfg)
-    if args.postprocess is not None:
-        if task.kind == "classification":
-            raise ConfigError("--postprocess applies to masks; a classifier's label is the argmax")
-        post = replace(post, kind=args.postprocess, t_high=None, t_low=None)
-    if args.threshold is not None:
-        if not 0 <= args.threshold <= 1:
-            raise ConfigError(f"--threshold {args.threshold}: give a probability in [0, 1]")
-        post = replace(post, threshold=args.threshold)
-    pair = (getattr(args, "t_high", None), getattr(args, "t_low", None))
-    if pair != (None, None):
-        if None in pair or post.kind != "double":
-            raise ConfigError("--t-high and --t-low go together, with double-threshold post-processing "
-                              "(--postprocess double, or a row that uses it)")
-        if not 0 <= pair[1] <= pair[0] <= 1:
-            raise ConfigError(f"--t-high {pair[0]} --t-low {pair[1]}: give 0 <= T_L <= T_H <= 1")
-        post = replace(post, t_high=pair[0], t_low=pair[1], chosen_on="given on the command line")
-    return post
-
-
-# -- evaluate ------------------------------------------------------------------------------------
-
-def evaluate_main(paper: ex.Paper, argv: Sequence[str] | None = None) -> dict:
-    parser = argparse.ArgumentParser(
-        prog=f"python -m reproductions.{paper.name}.evaluate",
-        description="Score trained runs with the challenge's metrics: lesion masks as ISIC Task 1 (ACC, "
-                    "DSC, JSC, SEN, SPE, thresholded JSC, each prediction resized to its image's own "
-                    "size), attribute masks as ISIC 2018 Task 2 (one confusion matrix per attribute over "
-                    "all images, then the mean), classes as ISIC 2019 (balanced accuracy). Several "
-                    "--run-dir make an ensemble; --tta adds test-time views. Writes a per-image CSV "
-                    "into the (first) run folder.")
-    _run_options(parser, many=True)
-    parser.add_argument("--data-dir", default=None,
-                        help="dataset root (default: the run's own, scored on the run's split); another "
-                             "dataset is scored whole")
-    parser.add_argument("--dataset", default=None, help="dataset name when --data-dir is given (default auto)")
-    parser.add_argument("--split", default="test", choices=["train", "val", "test", "all"],
-                        help="which part of the run's split to score (falls back to val when the split "
-                             "has no test part)")
-    parser.add_argument("--json", action="store_true", help="print one JSON object")
-    parser.add_argument("--cache-dir", default=None, help="decoded-array cache folder")
-    args = parser.parse_args(argv)
-    from common.results import scrub_paths
-
-    words = [f"python -m reproductions.{paper.name}.evaluate", *map(str, sys.argv[1:] if argv is None else argv)]
-    args.command = scrub_paths({"command": " ".join(words)})["command"]   # without this machine's folders
-    from common.quiet import import_backend
-
-    import_backend(verbose=args.verbose)
-    from common.data.errors import DataError
-
-    try:
-        result = _evaluate(paper, args)
-    except ConfigError as exc:
-        parser.exit(2, f"error: {exc}\n")
-    except DataError as exc:
-        parser.exit(1, f"error: {exc}\n")
-    except OSError as exc:
-        parser.exit(1, f"error: {os_error_message(exc)}\n")
-    if args.json:
-        print(json.dumps(result))
-    else:
-        print(f"{result['n']} images ({result['dataset']}, {result['split']}; {result['predictor']}):")
-        for k, v in result["mean"].items():
-            print(f"  {k:<20} {v:.4f}")
-        for name, scores in result.get("per_attribute", {}).items():
-            print(f"  {name:<20} " + ", ".join(f"{k} {v:.4f}" for k, v in scores.items()))
-        print(f"per-image scores: {result['csv']}")
-    return result
-
-
-def _evaluate(paper, args) -> dict:
-    views = _views(args)                      # a bad --tta fails before any model is built
-    runs = [open_run(paper, r, args.checkpoint) for r in args.run_dir]
-    if runs[0].task.kind == "attributes" and len({r.task.name for r in runs}) > 1:
-        return _evaluate_attributes(paper, args, runs, views)
-    return _evaluate_group(paper, args, runs, views)
-
-
-def _evaluate_group(paper, args, runs, views) -> dict:
-    first = runs[0]
-    task, cfg = first.task, first.cfg
-    predict = ensemble_predictor(runs, views, task)
-    index, samples, split, ids_of = evaluation_samples(first, args.split, args.data_dir, args.dataset)
-    images, masks = load_samples(index, samples, cfg, cache_dir=args.cache_dir, progress=not args.json)
-    try:
-        targets = task.targets(masks, samples) if masks is not None or task.kind == "classification" else None
-    except ValueError as exc:
-        raise ConfigError(str(exc)) from exc
-    if targets is None:
-        raise ConfigError("these images have no ground truth to score against")
-    post = _post(task, cfg, args)
-    if not post.tuned:
-        post = _tune_on_validation(first, task, post, predict, index, ids_of, split=args.split,
-                                   cache_dir=args.cache_dir, progress=not args.json)
-    outputs = predict(images, batch_size=8, progress=not args.json)
-    scored = task.score(samples, outputs, targets, native=index.name != "synthetic", post=post,
-                        classes=index.classes)
-    stem = (f"evaluate_{index.name}_{split}" + ("_ensemble" if len(runs) > 1 else "")
-            + ("" if args.tta == "none" else f"_tta-{args.tta}") + _post_suffix(args, post))
-    csv_path = first.run_dir / f"{stem}.csv"
-    records.write_csv(csv_path, scored.per_image)
-    result = {"run_dir": str(first.run_dir), "runs": [str(r.run_dir) for r in runs], "task": task.kind,
-              "checkpoint": first.checkpoint, "dataset": index.name, "split": split, "n": len(samples),
-              "tta": [v.name for v in views], "postprocess": post.to_dict(),
-              "predictor": _describe_predictor(runs, views, post),
-              "csv": str(csv_path), **scored.as_dict()}
-    _write_evaluation_record(first.run_dir / f"{stem}.json", result, args)
-    return result
-
-
-def _write_evaluation_record(path: Path, result: dict, args) -> None:
-    """The scores of one evaluate command beside its per-image CSV, with what ran them: the runs
-    (by folder name), the checkpoint, views, post-processing, the command and its provenance. The
-    results tables keep it with the run's record (``results/<paper>/records/<run>/``)."""
-    record = {k: v for k, v in result.items() if k not in ("per_image", "run_dir", "runs", "csv")}
-    record.update(runs=[Path(r).name for r in result["runs"]], csv=Path(result["csv"]).name,
-                  command=getattr(args, "command", None), provenance=records.provenance())
-    records.atomic_write_json(path, record)
-
-
-def _post_suffix(args, post) -> str:
-    """The per-image CSV's name names post-processing chosen on the command line, so that scoring
-    the same run another way does not overwrite the row's own scores."""
-    if (args.postprocess, args.threshold, getattr(args, "t_high", None)) == (None, None, None):
-        return ""
-    if post.kind == "threshold":
-        return f"_threshold-{post.threshold:g}"
-    return f"_double-{post.t_high:g}-{post.t_low:g}"
-
-
-def _describe_predictor(runs, views, post) -> str:
-    what = f"{len(runs)} runs averaged" if len(runs) > 1 else "1 run"
-    rule = "argmax" if runs[0].task.kind == "classification" else post.describe()
-    return f"{what}, {len(views)} view(s), {rule}"
-
-
-def _evaluate_attributes(paper, args, runs, views) -> dict:
-    """Attribute runs of several attributes: each attribute's ensemble scored, then Task 2's mean."""
-    from common.training.tasks import combine_attributes
-
-    groups: dict[str, list] = {}
-    for r in runs:
-        groups.setdefault(r.task.name, []).append(r)
-    results, scored = {}, {}
-    for name, group in groups.items():
-        result = _evaluate_group(paper, args, group, views)
-        results[name] = result
-        from common.training.tasks import Scored
-
-        scored[name] = Scored(result["mean"], result["per_image"])
-    combined = combine_attributes(scored)
-    first = results[next(iter(results))]
-    csv_path = runs[0].run_dir / f"evaluate_{first['dataset']}_{first['split']}_attributes.csv"
-    records.write_csv(csv_path, combined.per_image)
-    return {"runs": [str(r.run_dir) for r in runs], "task": "attributes", "dataset": first["dataset"],
-            "split": first["split"], "n": first["n"], "attributes": list(groups),
-            "predictor": f"{len(groups)} attributes, " + first["predictor"],
-            "csv": str(csv_path), **combined.as_dict()}
-
-
-def _tune_on_validation(run, task, post, predict, index, split_ids, split: str = "test", cache_dir=None,
-                        progress: bool = False):
-    """Double threshold: (T_H, T_L) chosen on the run's validation images, never on the scored ones."""
-    if not split_ids or not split_ids.get("val"):
-        raise ConfigError("double-threshold post-processing chooses (T_H, T_L) on validation predictions; "
-                          "the run's split has no validation part (or --data-dir scores other data): "
-                          "use --postprocess threshold")
-    if split in ("val", "all"):
-        raise ConfigError(f"--split {split} would score the validation images that chose (T_H, T_L); "
-                          f"score the test part")
-    by_id = {s.id: s for s in index.samples}
-    samples = [by_id[i] for i in split_ids["val"]]
-    images, masks = load_samples(index, samples, run.cfg, cache_dir=cache_dir, progress=progress)
-    targets = task.targets(masks, samples)
-    outputs = predict(images, batch_size=8)
-    return task.tune(post, outputs, targets, chosen_on=f"the runs' validation part ({len(samples)} images)")
-
-
-# -- predict -------------------------------------------------------------------------------------
-
-def predict_main(paper: ex.Paper, argv: Sequence[str] | None = None) -> list[Path]:
-    parser = argparse.ArgumentParser(
-        prog=f"python -m reproductions.{paper.name}.predict",
-        description="Write predictions in the challenge's submission format for every image given: "
-                    "lesion masks as ISIC_xxxxxxx_segmentation.png, attribute masks as "
-                    "ISIC_xxxxxxx_attribute_<name>.png (PNG, 0/255, at each input's own size), classes "
-                    "as predictions.csv (image, then a probability per class; ISIC 2019's columns "
-                    "MEL..UNK). Several --run-dir make an ensemble; --tta adds test-time views.")
-    _run_options(parser, many=True)
-    parser.add_argument("inputs", nargs="+", metavar="IMAGE_OR_DIR", help="images or folders of images")
-    parser.add_argument("--out", required=True, help="output folder (files already there are not replaced "
-                                                      "unless --overwrite is given)")
-    parser.add_argument("--overwrite", action="store_true",
-                        help="replace prediction files of the same names already in --out")
-    args = parser.parse_args(argv)
-    from common.quiet import import_backend
-
-    import_backend(verbose=args.verbose)
-    from common.data.errors import DataError
-
-    try:
-        return _predict(paper, args)
-    except ConfigError as exc:
-        parser.exit(2, f"error: {exc}\n")
-    except DataError as exc:
-        parser.exit(1, f"error: {exc} (nothing was written)\n")
-    except OSError as exc:
-        parser.exit(1, f"error: {os_error_message(exc)}\n")
-
-
-def _predict(paper, args) -> list[Path]:
-    from common.data.decode import read_image
-
-    views = _views(args)
-    files = collect_images(args.inputs)
-    runs = [open_run(paper, r, args.checkpoint) for r in args.run_dir]
-    out_dir = Path(args.out)
-    _check_outputs(runs, files, out_dir, args.overwrite)
-    written = []
-    groups: dict[str, list] = {}
-    for r in runs:
-        groups.setdefault(getattr(r.task, "name", "") if r.task.kind == "attributes" else "", []).append(r)
-    from tqdm.auto import tqdm
-
-    for group in groups.values():
-        first = group[0]
-        task, cfg = first.task, first.cfg
-        predict = ensemble_predictor(group, views, task)
-        post = _post(task, cfg, args)
-        if not post.tuned:
-            if first.record.get("dataset") is None:
-                raise ConfigError("double-threshold post-processing needs the run's validation images")
-            index, _, _, split_ids = evaluation_samples(first, "val")
-            post = _tune_on_validation(first, task, post, predict, index, split_ids)
-        items, outputs = [], []
-        for path in tqdm(files, desc="predict", file=sys.stderr, disable=len(files) < 4):
-            # the same decode and resize as training (common.data.decode.read_image)
-            small, (width, height) = read_image(str(path), ex.image_hw(cfg))
-            outputs.append(predict(small[None], batch_size=1)[0])
-            items.append((path, (height, width)))
-        classes = run_classes(first)
-        written += task.write(out_dir, items, np.stack(outputs), post, classes=classes)
-    kind = runs[0].task.kind
-    what = "class probabilities" if kind == "classification" else "masks"
-    print(f"wrote {len(written)} {'file' if kind == 'classification' else what} to {out_dir}"
-          + (f" ({len(files)} images' {what})" if kind == "classification" else ""))
-    return written
-
-
-def _check_outputs(runs, files: Sequence[Path], out_dir: Path, overwrite: bool) -> None:
-    """Refuse, before any prediction, what would lose data: two inputs writing one output (the same
-    ISIC id or stem in two folders, ``X.jpg`` beside ``X_downsampled.jpg``), files already in the
-    output folder (unless ``--overwrite``), and an output folder that cannot be written."""
-    import os
-
-    names: list[str] = []
-    for run in runs:
-        task = run.task
-        seen: dict[str, Path] = {}
-        clashes = []
-        for path in files:
-            key = task.output_key(path)
-            if key in seen:
-                clashes.append(f"{seen[key]} and {path} (both {key})")
-            seen[key] = path
-        if clashes:
-            raise ConfigError(f"{len(clashes)} inputs would overwrite each other's prediction: "
-                              + "; ".join(clashes[:5]) + ("; ..." if len(clashes) > 5 else "")
-                              + ". Predict them into separate --out folders")
-        names += [n for n in task.output_files(files) if n not in names]
-    if out_dir.exists() and not out_dir.is_dir():
-        raise ConfigError(f"--out {out_dir} is a file, not a folder: name a folder")
-    existing = [n for n in names if (out_dir / n).exists()]
-    if existing and not overwrite:
-        raise ConfigError(f"--out {out_dir} already holds {len(existing)} of the files this would write ("
-                          + ", ".join(existing[:5]) + (", ..." if len(existing) > 5 else "")
-                          + "): choose an empty folder, or give --overwrite to replace them")
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise ConfigError(f"--out {out_dir}: cannot create the folder ({exc.strerror})") from None
-    if not os.access(out_dir, os.W_OK):
-        raise ConfigError(f"--out {out_dir}: the folder is not writable; choose another")
-
-

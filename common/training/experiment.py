@@ -2,8 +2,9 @@
 and the run record.
 
 A paper package declares itself once with a :class:`Paper` (its rows, a task per row, how to build
-its models and training step, its augmentation); ``train_main``, ``evaluate_main`` and
-``predict_main`` in :mod:`common.training.commands` do the rest, the same way for every paper, and
+its models and training step, its augmentation); ``train_main`` (:mod:`common.training.commands`),
+``evaluate_main`` (:mod:`common.training.evaluation`) and ``predict_main``
+(:mod:`common.training.prediction`) do the rest, the same way for every paper, and
 the row's :class:`~common.training.tasks.Task` decides what differs between lesion masks, attribute
 masks and classes.
 """

@@ -375,3 +375,17 @@ def load_json(path: str | os.PathLike) -> Any:
                         "(a copy cut short?): restore it from a backup, or start a new run") from None
     except UnicodeDecodeError:
         raise DataError(f"{path}: not a text file; the record is damaged: restore it, or start a new run") from None
+
+
+def os_error_message(exc: OSError) -> str:
+    """One line for an OS error while reading or writing a file: what, which file, and the fix."""
+    import errno
+
+    where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
+    if exc.errno == errno.ENOSPC:
+        return (f"{where}no space left on the device; nothing half-written was kept. Free some space "
+                "(or point --runs-root / --cache-dir / --out elsewhere) and run again (--resume continues a run)")
+    if exc.errno in (errno.EACCES, errno.EROFS, errno.EPERM):
+        return (f"{where}not allowed to write here ({exc.strerror}); choose a writable folder "
+                "(--runs-root, --cache-dir or --out)")
+    return f"{where}{exc.strerror or exc}"

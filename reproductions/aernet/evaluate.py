@@ -1,5 +1,5 @@
 """Score a trained AER-Net run with the ISIC challenge metrics: ``python -m reproductions.aernet.evaluate --run-dir R``."""
-from common.training.commands import evaluate_main
+from common.training.evaluation import evaluate_main
 from reproductions.aernet.paper import PAPER
 
 

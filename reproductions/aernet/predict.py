@@ -1,5 +1,5 @@
 """Write lesion masks with a trained AER-Net: ``python -m reproductions.aernet.predict --run-dir R IMAGES --out DIR``."""
-from common.training.commands import predict_main
+from common.training.prediction import predict_main
 from reproductions.aernet.paper import PAPER
 
 

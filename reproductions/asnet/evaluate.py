@@ -2,7 +2,7 @@
 
 A fold run's ``test`` part is its held-out fold (``--split test``, the default).
 """
-from common.training.commands import evaluate_main
+from common.training.evaluation import evaluate_main
 from reproductions.asnet.paper import PAPER
 
 

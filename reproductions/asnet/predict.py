@@ -1,5 +1,5 @@
 """Write lesion masks with a trained ASNet: ``python -m reproductions.asnet.predict --run-dir R IMAGES --out DIR``."""
-from common.training.commands import predict_main
+from common.training.prediction import predict_main
 from reproductions.asnet.paper import PAPER
 
 

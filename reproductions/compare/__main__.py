@@ -136,7 +136,7 @@ def _cost(entry: Entry, runs: list[Path], index, samples) -> dict:
 
 def _evaluate(paper: str, argv: list[str]) -> dict:
     from reproductions import registry
-    from common.training.commands import evaluate_main
+    from common.training.evaluation import evaluate_main
 
     with contextlib.redirect_stdout(io.StringIO()):
         return evaluate_main(registry.load(paper), [*argv, "--json"])

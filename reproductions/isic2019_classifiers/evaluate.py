@@ -3,7 +3,7 @@
 A classifier: accuracy (Wilson 95 % interval), balanced multi-class accuracy (mean per-class
 recall, classes absent from the truth left out), per-class recall, the confusion matrix.
 """
-from common.training.commands import evaluate_main
+from common.training.evaluation import evaluate_main
 from reproductions.isic2019_classifiers.paper import PAPER
 
 

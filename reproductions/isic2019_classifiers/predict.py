@@ -4,7 +4,7 @@ A classifier writes ``predictions.csv`` in the ISIC 2019 submission format (``im
 columns MEL ... SCC, UNK, UNK at 0); ``python -m common.metrics classification`` scores it against a
 ground-truth CSV. The U-Net writes ``<image>_segmentation.png`` masks.
 """
-from common.training.commands import predict_main
+from common.training.prediction import predict_main
 from reproductions.isic2019_classifiers.paper import PAPER
 
 

@@ -1,5 +1,5 @@
 """Score a trained SLSNet run with the ISIC challenge metrics: ``python -m reproductions.slsnet.evaluate --run-dir R``."""
-from common.training.commands import evaluate_main
+from common.training.evaluation import evaluate_main
 from reproductions.slsnet.paper import PAPER
 
 

@@ -1,5 +1,5 @@
 """Write lesion masks with a trained SLSNet: ``python -m reproductions.slsnet.predict --run-dir R IMAGES --out DIR``."""
-from common.training.commands import predict_main
+from common.training.prediction import predict_main
 from reproductions.slsnet.paper import PAPER
 
 

@@ -2,7 +2,7 @@
 
 Several ``--run-dir`` average their maps (the paper's five fold models, or an ensemble of models);
 ``--tta five`` adds the paper's five test-time views."""
-from common.training.commands import evaluate_main
+from common.training.evaluation import evaluate_main
 from reproductions.transfer_ensemble.paper import PAPER
 
 

@@ -2,7 +2,7 @@
 
 Lesion runs write ``ISIC_xxxxxxx_segmentation.png`` (Task 1), attribute runs
 ``ISIC_xxxxxxx_attribute_<name>.png`` (Task 2)."""
-from common.training.commands import predict_main
+from common.training.prediction import predict_main
 from reproductions.transfer_ensemble.paper import PAPER
 
 

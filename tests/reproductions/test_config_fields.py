@@ -121,7 +121,7 @@ def test_aernet_loss_field_changes_the_loss(tiny_runs, capsys):
 
 
 def test_the_rows_threshold_is_used_by_validation_scoring_and_predict():
-    from common.training.commands import _post
+    from common.training.evaluation import postprocess_of as _post
     from common.training.tasks import SegmentationTask
     from reproductions.aernet.configs import BASE
 

@@ -32,7 +32,7 @@ def test_an_empty_data_folder_is_a_clean_error(tmp_path, capsys):
 
 def test_evaluate_on_the_runs_own_folder_keeps_its_split(tmp_path):
     """``--data-dir`` naming the run's own dataset (however spelt) must not score the training images."""
-    from common.training.commands import another_dataset
+    from common.training.runs import another_dataset
 
     own, other = tmp_path / "ph2", tmp_path / "other"
     own.mkdir(), other.mkdir()
@@ -61,7 +61,7 @@ def test_a_run_without_a_validation_part_names_its_checkpoint_by_its_monitor(sha
     metrics.json and ``evaluate --checkpoint`` all call that checkpoint by the task's monitor."""
     import json
 
-    from common.training.commands import evaluate_main
+    from common.training.evaluation import evaluate_main
     from reproductions.asnet.paper import PAPER as ASNET
 
     (run,) = train_main(ASNET, ["--row", "U-Net", "--set", "unet_filters=4,8,16",

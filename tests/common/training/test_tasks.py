@@ -16,7 +16,9 @@ from PIL import Image
 sys.path.insert(0, str(Path(__file__).parent))
 from toy_papers import ATTRIBUTES, CLASSIFIER, LESION  # noqa: E402
 
-from common.training.commands import evaluate_main, predict_main, train_main  # noqa: E402
+from common.training.commands import train_main
+from common.training.evaluation import evaluate_main
+from common.training.prediction import predict_main  # noqa: E402
 from common.training.records import read_csv  # noqa: E402
 from common.training.tasks import (AttributeTask, ClassificationTask, Member, Monitor, PostProcess,  # noqa: E402
                                    Predictor, SegmentationTask, checkpoint_file, tta_views)
