@@ -180,13 +180,15 @@ def score(suite: Suite, entries, data_dir, root: Path, score_on: str | None = No
     index = (load_index("auto", score_on) if score_on else
              load_index(suite.dataset if not data_dir else "auto", data_dir, synthetic_size=_synthetic_size(suite),
                         seed=suite.seed))
-    test_ids, splits = [], []
+    test_ids, splits, fold_of = [], [], {}
     classification = suite.task == "classification"
     if not score_on and first_run is not None:
         for fold in folds:
             split = json.loads((run_dir(root, suite, first_run, fold) / "split.json").read_text())
             splits.append(split)
             test_ids += split.get("test") or split["val"]
+            if fold is not None:
+                fold_of.update({i: fold for i in split.get("test") or split["val"]})
     else:
         test_ids = [s.id for s in index.samples if (s.label is not None if classification else s.mask)]
     by_id = {s.id: s for s in index.samples}
@@ -239,6 +241,9 @@ def score(suite: Suite, entries, data_dir, root: Path, score_on: str | None = No
         scored.append(leaderboard.Scored(e.name, {k: per_image[k] for k in test_ids if k in per_image},
                                          record=", ".join(sorted({_shown(r) for r in runs_all})), note=e.why, **cost,
                                          extra={"runs": runs_all}))
+    if len(set(fold_of.values())) > 1:            # k-fold: each entry's mean over folds too
+        for s in scored:
+            s.extra["fold_of"] = fold_of
     return scored
 
 

@@ -86,6 +86,14 @@ def rank(entries: Sequence[Scored], seed: int = 0) -> list[dict]:
         low, high = bootstrap_interval(diff, seed)
         row["jaccard_diff_low"], row["jaccard_diff_high"] = low, high
         row["wilcoxon_p"] = None if e is best else wilcoxon_p(arrays[e.name]["jaccard"], arrays[best.name]["jaccard"])
+        fold_of = e.extra.get("fold_of")
+        if fold_of:                               # k-fold suites: the mean over folds and its spread
+            folds = sorted(set(fold_of.values()))
+            per_fold = [float(np.mean([e.per_image[i]["jaccard"] for i in ids if fold_of.get(i) == f]))
+                        for f in folds]
+            row["jaccard_fold_mean"] = float(np.mean(per_fold))
+            row["jaccard_fold_std"] = float(np.std(per_fold, ddof=1)) if len(per_fold) > 1 else 0.0
+            row["folds"] = len(per_fold)
         row.update({"params": e.params, "macs": e.macs, "size": e.size, "seconds_per_epoch": e.seconds_per_epoch,
                     "images_per_second": e.images_per_second, "record": e.record, "note": e.note})
         rows.append(row)
@@ -104,17 +112,21 @@ def _num(v, fmt: str) -> str:
 
 
 def markdown(rows: Sequence[Mapping], title: str, notes: Sequence[str] = ()) -> str:
+    by_fold = bool(rows) and "jaccard_fold_mean" in rows[0]
     lines = [f"# {title}", "", *notes, "",
-             "| entry | JSC | thresholded JSC | DSC | SEN | SPE | JSC − best | Wilcoxon p | params | MACs (G) | "
-             "size | s / epoch | images / s | record |",
-             "|" + " --- |" * 14]
+             "| entry | JSC | " + ("JSC over folds | " if by_fold else "") + "thresholded JSC | DSC | SEN | SPE | "
+             "JSC − best | Wilcoxon p | params | MACs (G) | size | s / epoch | images / s | record |",
+             "|" + " --- |" * (15 if by_fold else 14)]
     for r in rows:
         diff = ("—" if r["wilcoxon_p"] is None else
                 f"{100 * r['jaccard_diff_to_best']:+.2f} [{100 * r['jaccard_diff_low']:+.2f}, "
                 f"{100 * r['jaccard_diff_high']:+.2f}]")
+        scores = [_pct(r[m], r[f"{m}_low"], r[f"{m}_high"]) for m in METRICS]
+        if by_fold:
+            scores.insert(1, f"{100 * r['jaccard_fold_mean']:.2f} ± {100 * r['jaccard_fold_std']:.2f}")
         lines.append("| " + " | ".join([
             r["entry"] + (f" ({r['note']})" if r.get("note") else ""),
-            *(_pct(r[m], r[f"{m}_low"], r[f"{m}_high"]) for m in METRICS), diff,
+            *scores, diff,
             "—" if r["wilcoxon_p"] is None else f"{r['wilcoxon_p']:.2g}",
             _num(r["params"] and r["params"] / 1e6, ".2f") + ("M" if r["params"] else ""),
             _num(r["macs"] and r["macs"] / 1e9, ".3f"), r["size"] or "—",
@@ -122,7 +134,9 @@ def markdown(rows: Sequence[Mapping], title: str, notes: Sequence[str] = ()) -> 
     lines += ["", f"Means over the {rows[0]['n'] if rows else 0} test images in %, each with its 95 % percentile "
               f"bootstrap interval ({RESAMPLES} resamples of the images). JSC − best: the difference in mean Jaccard "
               "to the best entry with its paired-bootstrap interval; Wilcoxon p: the two-sided Wilcoxon signed-rank "
-              "test of the per-image Jaccard differences to the best entry."]
+              "test of the per-image Jaccard differences to the best entry."
+              + (f" JSC over folds: the mean of the {rows[0]['folds']} folds' mean Jaccard ± their standard deviation "
+                 "(the pooled interval beside it resamples the images of every fold together)." if by_fold else "")]
     return "\n".join(lines) + "\n"
 
 

@@ -105,3 +105,16 @@ def test_classification_leaderboard_statistics():
     other = {k: {**v, "label": "NV"} for k, v in per(good).items()}
     with pytest.raises(ValueError, match="disagree"):
         leaderboard.rank_classification([leaderboard.Scored("a", per(good)), leaderboard.Scored("b", other)])
+
+
+def test_kfold_leaderboard_gives_the_mean_over_folds_beside_the_pooled_interval():
+    fold_of = {str(i): i % 2 for i in range(40)}
+    values = np.array([0.9 if i % 2 else 0.5 for i in range(40)])             # fold 0: 0.5, fold 1: 0.9
+    per = lambda v: {str(i): {m: float(x) for m in leaderboard.METRICS} for i, x in enumerate(v)}  # noqa: E731
+    entries = [leaderboard.Scored("a", per(values), extra={"fold_of": fold_of}),
+               leaderboard.Scored("b", per(values - 0.1), extra={"fold_of": fold_of})]
+    rows = leaderboard.rank(entries)
+    assert rows[0]["jaccard_fold_mean"] == pytest.approx(0.7) and rows[0]["folds"] == 2
+    assert rows[0]["jaccard_fold_std"] == pytest.approx(np.std([0.5, 0.9], ddof=1))
+    md = leaderboard.markdown(rows, "t")
+    assert "JSC over folds" in md and "70.00 ± 28.28" in md
