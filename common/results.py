@@ -400,15 +400,18 @@ def comparison_table(title: str, rows: Sequence[str], paper_numbers: Mapping[str
     return "\n".join(lines) + "\n", csv_rows
 
 
-def variants_table(records: Sequence[dict], row_configs: Mapping[str, Any], metrics: Sequence[str]
-                   ) -> tuple[str, list[dict], list[RunResult]]:
+def variants_table(records: Sequence[dict], row_configs: Mapping[str, Any], metrics: Sequence[str],
+                   checkpoint: str | None = None) -> tuple[str, list[dict], list[RunResult]]:
     """Runs started from a paper row but with other settings (an architecture ``--set``, another batch
-    size): listed apart, each with what it changed, never in the paper's rows."""
+    size): listed apart, each with what it changed, never in the paper's rows. ``checkpoint``: the
+    kept checkpoint to report (the one the paper's tables report), where a run kept several."""
     head = ["Run", "started as row", "differs from it in", "Dataset"] + [SHORT.get(m, m) for m in metrics] + ["run"]
     lines = ["## Variants: runs that differ from their paper row", "",
              "Each run here was started from the row named but changed settings that the tables do not "
              "show in a cell (anything but epochs, image size, split, data and encoder weights); it "
-             "fills no paper row. Values in %.", "",
+             "fills no paper row. Values in %"
+             + (f"; runs that kept several checkpoints are reported at `{checkpoint}`, as the tables." if checkpoint
+                else "."), "",
              "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     csv_rows, results = [], []
     groups: dict[tuple, list[dict]] = {}
@@ -420,7 +423,8 @@ def variants_table(records: Sequence[dict], row_configs: Mapping[str, Any], metr
         if diffs:   # fold runs of one variant are one entry: mean ± std over the folds
             groups.setdefault((describe_differences(diffs), *_group_key(rec)), []).append(rec)
     for (what, row, dataset, *_), group in groups.items():
-        res = summarise(group, row, dataset) if len(group) > 1 else _single(group[0], row)
+        res = summarise(group, row, dataset, checkpoint=checkpoint) if len(group) > 1 else \
+            _single(group[0], row, checkpoint)
         results.append(res)
         std = res.std or {}
         lines.append("| " + " | ".join([", ".join(res.runs), row, what, dataset]
@@ -435,14 +439,16 @@ def variants_table(records: Sequence[dict], row_configs: Mapping[str, Any], metr
     return "\n".join(lines) + "\n", csv_rows, results
 
 
-def _single(rec: dict, row: str) -> RunResult:
+def _single(rec: dict, row: str, checkpoint: str | None = None) -> RunResult:
     met, prov = rec["metrics"], rec["config"].get("provenance", {})
-    used = "test" if _scores(rec, "test") else "val"
+    if checkpoint is not None and not _scores(rec, "test", checkpoint) and not _scores(rec, "val", checkpoint):
+        checkpoint = None                   # the run did not keep that one: its main checkpoint
+    used = "test" if _scores(rec, "test", checkpoint) else "val"
     split = f"{met.get('split_spec') or '?'}, scored on {used} ({met.get('split', {}).get(used, '?')} images)"
     if used == "val":
         split += ", the images that also chose the checkpoint"
     return RunResult(row=row, dataset=met.get("dataset", "?"), split=split,
-                     scores=_scores(rec, used) or {}, epochs=_epochs(rec),
+                     scores=_scores(rec, used, checkpoint) or {}, epochs=_epochs(rec),
                      image_size=_settings(rec)[1], weights=_settings(rec)[2],
                      hardware=prov.get("hardware", "?"), backend=prov.get("backend", "?"), commit=_commit(prov),
                      runs=[rec["name"]], options=run_options(rec), data_folder=data_folder(rec))
@@ -502,9 +508,10 @@ def write_paper_tables(paper: str, rows: Sequence[str] | Mapping[str, Any], tabl
                        paper_numbers: Mapping[str, Mapping[str, Mapping[str, float]]],
                        specs: Mapping[str, TableSpec], runs_root: str | Path, results_dir: str | Path,
                        preface: str = "", other_metrics: Sequence[str] = SEG_METRICS,
-                       derived: Mapping[str, str] | None = None) -> list[Path]:
+                       derived: Mapping[str, str] | None = None, variants_checkpoint: str | None = None
+                       ) -> list[Path]:
     """Regenerate ``results/<paper>/``: one Markdown + CSV per table, the other-data runs, an index.
-    ``derived``: see :func:`comparison_table`."""
+    ``derived``: see :func:`comparison_table`; ``variants_checkpoint``: see :func:`variants_table`."""
     results_dir = Path(results_dir)
     row_configs = dict(rows) if isinstance(rows, Mapping) else None
     rows = list(rows)
@@ -535,7 +542,7 @@ def write_paper_tables(paper: str, rows: Sequence[str] | Mapping[str, Any], tabl
     write_table(results_dir, "other_data", md, csv_rows)
     index_lines.append(md)
     if row_configs is not None:
-        md, csv_rows, variants = variants_table(real, row_configs, other_metrics)
+        md, csv_rows, variants = variants_table(real, row_configs, other_metrics, checkpoint=variants_checkpoint)
         reported.extend(variants)
         write_table(results_dir, "variants", md, csv_rows)
         written.append(results_dir / "variants.md")

@@ -32,6 +32,8 @@ class ThesisConfig:
     }
     OPEN_FIELDS: ClassVar[dict[str, str]] = {"encoder_weights": "imagenet, none or a weights file",
                                              "split": "a split spec"}
+    #: what records written before a field existed ran with
+    RECORD_DEFAULTS: ClassVar[dict[str, object]] = {"sampling": "uniform"}
 
     model: str = "wide_resnet50_2"  # sections 2.3-2.5, 3.2: VGG16, AlexNet, own residual net, ResNet101, Wide ResNet
     experiment: str = "standard"  # 5.2 standard, 5.3 balanced (5 classes), 5.4 cv (5 folds); "segmentation" for the U-Net

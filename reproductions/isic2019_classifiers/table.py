@@ -145,7 +145,8 @@ def main(argv=None) -> int:
     results_dir = Path(args.results_dir)
     tables = {k: v for k, v in TABLES.items() if k in SPECS}
     written = write_paper_tables("isic2019_classifiers", ROWS, tables, PAPER, SPECS, args.runs_root, results_dir,
-                                 preface=PREFACE, other_metrics=CLASSIFICATION + ("jaccard", "thresholded_jaccard", "dice"))
+                                 preface=PREFACE, other_metrics=CLASSIFICATION + ("jaccard", "thresholded_jaccard", "dice"),
+                                 variants_checkpoint="balanced_accuracy")
     records = collect("isic2019_classifiers", args.runs_root, results_dir)
     records = [r for r in records if r["metrics"].get("dataset") != "synthetic"]
     extra = [table_6_3(records, results_dir), table_6_2_corrected(records), table_6_5(records)]
