@@ -263,7 +263,9 @@ def markdown_classification(rows: Sequence[Mapping], title: str, notes: Sequence
         lines.append("| " + " | ".join([
             r["entry"] + (f" ({r['note']})" if r.get("note") else ""),
             *(_pct(r[m], r[f"{m}_low"], r[f"{m}_high"]) for m in CLASS_METRICS), diff,
-            "—" if r["paired_bootstrap_p"] is None else f"{r['paired_bootstrap_p']:.2g}", r["per_class_recall"],
+            "—" if r["paired_bootstrap_p"] is None else
+            (f"< {1 / RESAMPLES:g}" if r["paired_bootstrap_p"] == 0 else f"{r['paired_bootstrap_p']:.2g}"),
+            r["per_class_recall"],
             _num(r["params"] and r["params"] / 1e6, ".2f") + ("M" if r["params"] else ""),
             _num(r["macs"] and r["macs"] / 1e9, ".3f"), r["size"] or "—",
             _num(r["seconds_per_epoch"], ".1f"), _num(r["images_per_second"], ".1f"), r["record"] or "—"]) + " |")
