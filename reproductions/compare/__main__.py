@@ -93,14 +93,14 @@ def _run_per_image(suite: Suite, run: Path) -> dict[str, dict]:
     return _per_image_csv(path, suite.task)
 
 
-def _colour_histogram(index, split: dict, size) -> dict[str, dict]:
+def _colour_histogram(index, split: dict, features: dict) -> dict[str, dict]:
     """The colour-histogram baseline fitted on the split's training part, its predictions on the test
-    part by id."""
-    from common.baselines import histogram_features, histogram_predictions
+    part by id (``features``: every image's histogram, computed once for all folds)."""
+    from common.baselines import histogram_predictions
     from common.training.tasks.classification import learnable_classes
 
     names = learnable_classes(index.classes)
-    out = histogram_predictions(index, split, histogram_features(index, progress=False, size=size))
+    out = histogram_predictions(index, split, features)
     return {i: {"label": names[int(t)], "predicted": names[int(p)]}
             for i, t, p in zip(out["ids"], out["labels"], out["predicted"])}
 
@@ -201,9 +201,12 @@ def score(suite: Suite, entries, data_dir, root: Path, score_on: str | None = No
             if score_on or not splits:
                 raise ConfigError(f"{e.name}: the colour-histogram baseline is fitted on the suite's training part; "
                                   "it needs the suite's runs (and is not scored on another dataset)")
+            from common.baselines import histogram_features
+
+            features = histogram_features(index, progress=False, size=size)
             per_image = {}
             for split in splits:
-                per_image.update(_colour_histogram(index, split, size))
+                per_image.update(_colour_histogram(index, split, features))
             scored.append(leaderboard.Scored(e.name, per_image, record="common.baselines colour-histogram",
                                              note=e.why))
             continue

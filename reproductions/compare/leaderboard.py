@@ -61,16 +61,22 @@ def wilcoxon_p(a: np.ndarray, b: np.ndarray) -> float:
     return float(stats.wilcoxon(d, zero_method="wilcox", alternative="two-sided").pvalue)
 
 
-def rank(entries: Sequence[Scored], seed: int = 0) -> list[dict]:
-    """Leaderboard rows, best mean Jaccard first; every entry must have scored the same images."""
-    if not entries:
-        return []
+def same_images(entries: Sequence[Scored]) -> list[str]:
+    """The sorted image ids every entry scored; an error when two entries scored different images."""
     ids = sorted(entries[0].per_image)
     for e in entries[1:]:
         if sorted(e.per_image) != ids:
             only = sorted(set(e.per_image) ^ set(ids))[:5]
             raise ValueError(f"{e.name} scored other images than {entries[0].name} (e.g. {', '.join(only)}): "
                              "a leaderboard compares entries on the same test images")
+    return ids
+
+
+def rank(entries: Sequence[Scored], seed: int = 0) -> list[dict]:
+    """Leaderboard rows, best mean Jaccard first; every entry must have scored the same images."""
+    if not entries:
+        return []
+    ids = same_images(entries)
     arrays = {e.name: {m: np.array([e.per_image[i][m] for i in ids]) for m in METRICS} for e in entries}
     ordered = sorted(entries, key=lambda e: -arrays[e.name]["jaccard"].mean())
     best = ordered[0]
@@ -206,12 +212,7 @@ def rank_classification(entries: Sequence[Scored], seed: int = 0) -> list[dict]:
     its p-value is two-sided, twice the smaller share of resampled differences on either side of 0."""
     if not entries:
         return []
-    ids = sorted(entries[0].per_image)
-    for e in entries[1:]:
-        if sorted(e.per_image) != ids:
-            only = sorted(set(e.per_image) ^ set(ids))[:5]
-            raise ValueError(f"{e.name} scored other images than {entries[0].name} (e.g. {', '.join(only)}): "
-                             "a leaderboard compares entries on the same test images")
+    ids = same_images(entries)
     truth = [entries[0].per_image[i]["label"] for i in ids]
     for e in entries[1:]:
         other = [e.per_image[i]["label"] for i in ids]
