@@ -63,7 +63,7 @@ def main(argv=None) -> int:
     cfg = configs.ROWS["Baseline"]
     cfg = type(cfg)(**{**cfg.__dict__, "image_size": args.size, "batch_size": args.batch})
     steps_per_epoch = 100
-    ours = build_training(cfg, None, steps_per_epoch=steps_per_epoch)
+    ours = build_training(type(cfg)(**{**cfg.__dict__, "encoder_weights": None}), steps_per_epoch=steps_per_epoch)
 
     if backend == "tensorflow":
         import segmentation_models as sm

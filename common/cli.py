@@ -289,6 +289,10 @@ def add_common_train_arguments(parser: argparse.ArgumentParser, *, default_row: 
     scale.add_argument("--precision", default=None, choices=("float32", "mixed", "mixed_float16", "mixed_bfloat16"),
                        help="float32 (default) or mixed: float16 compute on GPUs, bfloat16 on CPUs/TPUs; "
                             "the output heads and the losses stay float32")
+    scale.add_argument("--accumulate", type=positive_int, default=None, metavar="N",
+                       help="split each of the row's batches into N micro-batches and average their gradients "
+                            "into one update: the paper's batch on a card too small for it (BatchNorm then "
+                            "sees micro-batches of batch/N; recorded, and the tables say so)")
     scale.add_argument("--jit", action="store_true",
                        help="XLA-compile the training step on TensorFlow (JAX always compiles). It switches "
                             "TensorFlow's deterministic kernels off (XLA lacks some), so reruns may differ "

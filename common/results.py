@@ -22,7 +22,7 @@ from typing import Any, Iterable, Mapping, Sequence
 from common.training.records import atomic_write_text, find_runs, load_json, write_csv
 
 RECORD_FILES = ("config.json", "metrics.json", "history.csv", "split.json", "source.patch")
-SEG_METRICS = ("jaccard", "thresholded_jaccard", "dice", "accuracy", "sensitivity", "specificity")
+from common.metrics.segmentation import SEGMENTATION_KEYS as SEG_METRICS  # noqa: E402 - the one list
 SHORT = {"jaccard": "JSC", "thresholded_jaccard": "JSC_th", "dice": "DSC", "accuracy": "ACC",
          "sensitivity": "SEN", "specificity": "SPE", "balanced_accuracy": "BACC"}
 
@@ -79,7 +79,7 @@ def split_size(run_dir: Path) -> int | None:
 
 def run_options(rec: dict) -> str:
     """The runner options of a run that change its numbers, in words ("" for none): BatchNorm
-    recalibration, several devices, mixed precision, XLA."""
+    recalibration, several devices, mixed precision, XLA, gradient accumulation."""
     cfg = rec.get("config", {})
     parts = []
     bn = int(cfg.get("bn_recalibrate") or rec.get("metrics", {}).get("bn_recalibrate") or 0)
@@ -93,6 +93,11 @@ def run_options(rec: dict) -> str:
         parts.append(precision)
     if scale.get("jit_requested"):
         parts.append("XLA")
+    accumulate = int(cfg.get("accumulate") or 1)
+    if accumulate > 1:
+        batch = (cfg.get("config") or {}).get("batch_size")
+        parts.append(f"each batch{f' of {batch}' if batch else ''} as {accumulate} accumulated micro-batches "
+                     "(BatchNorm over micro-batches)")
     return ", ".join(parts)
 
 
@@ -103,14 +108,37 @@ def _record(run_dir: Path) -> dict:
 
 
 def collect(paper: str, runs_root: str | Path, results_dir: str | Path) -> list[dict]:
-    """Every finished run of ``paper`` in ``runs_root`` and in the kept records (deduplicated)."""
+    """Every finished run of ``paper`` in ``runs_root`` and in the kept records (deduplicated),
+    the runs of the comparison suites included (``runs_root/compare/`` and their kept records in
+    ``results/compare/records/``): a suite's run fills its paper's tables under the same rules."""
     kept = Path(results_dir) / "records"
     seen: dict[str, dict] = {}
     for run_dir in list(find_runs(runs_root, paper)) + sorted(p.parent for p in kept.glob("*/metrics.json")):
         name = _run_name(run_dir, paper)
         if name not in seen:
             seen[name] = _record(run_dir) | {"name": name}
+    found = {_identity(r["config"]) for r in seen.values()} - {None}
+    suites = [Path(runs_root) / "compare", Path(results_dir).parent / "compare" / "records"]
+    for base in suites:
+        for metrics_file in sorted(base.glob("*/*/metrics.json")) + sorted(base.glob("*/*/fold*/metrics.json")):
+            run_dir = metrics_file.parent
+            if not (run_dir / "config.json").exists():
+                continue
+            config = load_json(run_dir / "config.json")
+            identity = _identity(config)
+            if config.get("paper") != paper or (identity is not None and identity in found):
+                continue                # another paper's, or a copy of a run already listed
+            name = "compare__" + "__".join(run_dir.relative_to(base).parts)
+            if name not in seen:
+                seen[name] = _record(run_dir) | {"name": name}
+                found.add(identity)
     return list(seen.values())
+
+
+def _identity(config: Mapping) -> tuple | None:
+    """One run however many copies of its record exist: its row, fold and the moment it was created."""
+    created = (config.get("provenance") or {}).get("created")
+    return (config.get("row"), config.get("fold"), created) if created else None
 
 
 def _run_name(run_dir: Path, paper: str) -> str:

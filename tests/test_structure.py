@@ -10,14 +10,45 @@ from reproductions import registry
 REPO = Path(__file__).resolve().parents[1]
 
 
+def _absolute(path: Path, node: ast.ImportFrom) -> str:
+    """The absolute module of an import, relative ones (``from .discovery import x``) included."""
+    if not node.level:
+        return node.module or ""
+    package = list(path.relative_to(REPO).parent.parts)
+    base = package[:len(package) - (node.level - 1)]
+    return ".".join(base + ([node.module] if node.module else []))
+
+
 def _imports(path: Path):
     tree = ast.parse(path.read_text(), str(path))
     for node in ast.walk(tree):
-        if isinstance(node, ast.ImportFrom) and node.module:
-            yield node.module, [a.name for a in node.names]
+        if isinstance(node, ast.ImportFrom):
+            yield _absolute(path, node), [a.name for a in node.names]
         elif isinstance(node, ast.Import):
             for a in node.names:
                 yield a.name, []
+
+
+def _is_module(dotted: str) -> bool:
+    base = REPO.joinpath(*dotted.split("."))
+    return base.with_suffix(".py").exists() or (base / "__init__.py").exists()
+
+
+def _module_aliases(tree: ast.AST, path: Path) -> dict[str, str]:
+    """Local names bound to the project's modules: ``from common.training import records`` and
+    ``import common.training.experiment as ex``."""
+    out = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom):
+            module = _absolute(path, node)
+            for a in node.names:
+                if module.split(".")[0] in ("common", "reproductions") and _is_module(f"{module}.{a.name}"):
+                    out[a.asname or a.name] = f"{module}.{a.name}"
+        elif isinstance(node, ast.Import):
+            for a in node.names:
+                if a.asname and a.name.split(".")[0] in ("common", "reproductions"):
+                    out[a.asname] = a.name
+    return out
 
 
 def test_every_paper_package_is_in_the_registry():
@@ -42,3 +73,24 @@ def test_no_module_imports_another_modules_private_names():
                     offenders += [f"{path.relative_to(REPO)}: from {module} import {n}" for n in names
                                   if n.startswith("_") and not n.startswith("__")]
     assert not offenders, offenders
+
+
+def test_no_module_reaches_into_another_modules_private_names_through_its_name():
+    """``records._jsonable`` is as private as ``from records import _jsonable``."""
+    offenders = []
+    for top in ("common", "reproductions", "tools", "benchmarks"):
+        for path in (REPO / top).rglob("*.py"):
+            tree = ast.parse(path.read_text(), str(path))
+            aliases = _module_aliases(tree, path)
+            for node in ast.walk(tree):
+                if (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)
+                        and node.value.id in aliases and node.attr.startswith("_")
+                        and not node.attr.startswith("__")):
+                    offenders.append(f"{path.relative_to(REPO)}:{node.lineno}: {node.value.id}.{node.attr}")
+    assert not offenders, offenders
+
+
+def test_the_runner_has_no_module_over_about_400_lines():
+    long = {str(p.relative_to(REPO)): n for p in (REPO / "common" / "training").rglob("*.py")
+            if (n := len(p.read_text().splitlines())) > 420}
+    assert not long, f"split these modules: {long}"

@@ -58,7 +58,7 @@ def discover(root, *, errors: str = "collect") -> list[DatasetIndex]:
     return [LAYOUTS[name].read(folder, Problems(errors)) for name, folder in locate(root)]
 
 
-def _no_layout(root: Path) -> DataError:
+def no_layout_error(root: Path) -> DataError:
     what = "is empty" if root.is_dir() and not any(root.iterdir()) else "holds no known dataset layout"
     hint = ""
     if any(rx.fullmatch(root.name) for rx in _OFFICIAL):
@@ -95,7 +95,7 @@ def load_index(dataset: str = "auto", data_dir=None, *, synthetic_size: int = 20
     root = Path(data_dir).expanduser()
     found = locate(root)
     if not found:
-        raise _no_layout(root)
+        raise no_layout_error(root)
     wanted = [(n, f) for n, f in found if dataset in ("auto", n)]
     listing = ", ".join(f"{n} in {f}" for n, f in found)
     if not wanted:

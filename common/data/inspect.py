@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from . import decode
-from .discovery import _no_layout, discover, load_index
+from .discovery import no_layout_error, discover, load_index
 from .errors import DataError
 from .samples import DatasetIndex, Sample
 
@@ -105,7 +105,7 @@ def inspect_dir(data_dir=None, *, dataset: str = "auto", deep: bool = False, syn
     else:
         found = discover(data_dir)
         if not found:
-            raise _no_layout(Path(data_dir).expanduser())
+            raise no_layout_error(Path(data_dir).expanduser())
         indices = [i for i in found if dataset in ("auto", i.name)]
         if not indices:
             raise DataError(f"{data_dir}: no {dataset} layout found (found "

@@ -53,19 +53,26 @@ def tta_views_of(args):
         raise ConfigError(str(exc)) from None
 
 
-def postprocess_of(task, cfg, args):
+def post_options(args) -> dict:
+    """The post-processing options of an evaluate or predict command line, for :func:`postprocess_of`."""
+    return {k: getattr(args, k, None) for k in ("postprocess", "threshold", "t_high", "t_low")}
+
+
+def postprocess_of(task, cfg, *, postprocess: str | None = None, threshold: float | None = None,
+                   t_high: float | None = None, t_low: float | None = None):
+    """The row's post-processing with ``--postprocess``, ``--threshold`` and ``--t-high/--t-low`` applied."""
     from dataclasses import replace
 
     post = task.postprocess(cfg)
-    if args.postprocess is not None:
-        if task.kind == "classification":
+    if postprocess is not None:
+        if not task.post_processed:
             raise ConfigError("--postprocess applies to masks; a classifier's label is the argmax")
-        post = replace(post, kind=args.postprocess, t_high=None, t_low=None)
-    if args.threshold is not None:
-        if not 0 <= args.threshold <= 1:
-            raise ConfigError(f"--threshold {args.threshold}: give a probability in [0, 1]")
-        post = replace(post, threshold=args.threshold)
-    pair = (getattr(args, "t_high", None), getattr(args, "t_low", None))
+        post = replace(post, kind=postprocess, t_high=None, t_low=None)
+    if threshold is not None:
+        if not 0 <= threshold <= 1:
+            raise ConfigError(f"--threshold {threshold}: give a probability in [0, 1]")
+        post = replace(post, threshold=threshold)
+    pair = (t_high, t_low)
     if pair != (None, None):
         if None in pair or post.kind != "double":
             raise ConfigError("--t-high and --t-low go together, with double-threshold post-processing "
@@ -130,7 +137,7 @@ def evaluate_main(paper: ex.Paper, argv: Sequence[str] | None = None) -> dict:
 def _evaluate(paper, args) -> dict:
     views = tta_views_of(args)                      # a bad --tta fails before any model is built
     runs = [open_run(paper, r, args.checkpoint) for r in args.run_dir]
-    if runs[0].task.kind == "attributes" and len({r.task.name for r in runs}) > 1:
+    if len({r.task.group for r in runs}) > 1:
         return _evaluate_attributes(paper, args, runs, views)
     return _evaluate_group(paper, args, runs, views)
 
@@ -142,12 +149,12 @@ def _evaluate_group(paper, args, runs, views) -> dict:
     index, samples, split, ids_of = evaluation_samples(first, args.split, args.data_dir, args.dataset)
     images, masks = load_samples(index, samples, cfg, cache_dir=args.cache_dir, progress=not args.json)
     try:
-        targets = task.targets(masks, samples) if masks is not None or task.kind == "classification" else None
+        targets = task.targets(masks, samples) if masks is not None or not task.targets_from_masks else None
     except ValueError as exc:
         raise ConfigError(str(exc)) from exc
     if targets is None:
         raise ConfigError("these images have no ground truth to score against")
-    post = postprocess_of(task, cfg, args)
+    post = postprocess_of(task, cfg, **post_options(args))
     if not post.tuned:
         post = tune_on_validation(first, task, post, predict, index, ids_of, split=args.split,
                                    cache_dir=args.cache_dir, progress=not args.json)
@@ -189,7 +196,7 @@ def _post_suffix(args, post) -> str:
 
 def _describe_predictor(runs, views, post) -> str:
     what = f"{len(runs)} runs averaged" if len(runs) > 1 else "1 run"
-    rule = "argmax" if runs[0].task.kind == "classification" else post.describe()
+    rule = runs[0].task.rule(post)
     return f"{what}, {len(views)} view(s), {rule}"
 
 

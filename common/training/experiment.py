@@ -101,6 +101,12 @@ class Paper:
                 argv += ["--" + option.replace("_", "-"), str(t[option])]
         return argv + list(t.get("argv", ()))
 
+    @property
+    def short_title(self) -> str:
+        """The title up to its citation: "SLSNet (Sarker et al. 2021)"."""
+        head = self.title.split(")")[0] + ")" if ")" in self.title else self.title
+        return head[:1].upper() + head[1:]
+
     def task_for(self, cfg):
         """The row's task, bound to the row's config (an attribute task to its attribute)."""
         from common.training.tasks import SegmentationTask
@@ -151,23 +157,24 @@ def config_from_dict(cls, data: Mapping[str, Any]):
     return cls(**kwargs)
 
 
-def resolve_config(cfg, args) -> Any:
-    """Apply the common options (epochs, batch size, image size, ...) and ``--set`` to a row config."""
+def resolve_config(cfg, *, epochs: int | None = None, batch_size: int | None = None,
+                   image_size: str | None = None, split: str | None = None, overrides=()) -> Any:
+    """Apply the common options (epochs, batch size, image size, split) and ``--set`` items to a row config."""
     names = {f.name for f in dataclasses.fields(cfg)}
     changes: dict[str, Any] = {}
-    if args.epochs is not None:
-        changes["epochs"] = args.epochs
-    if args.batch_size is not None:
-        changes["batch_size"] = args.batch_size
-    if args.image_size is not None:
-        changes["image_size"] = parse_image_size(args.image_size)   # (H, W); a config checks its own
-    if getattr(args, "split", None):
-        changes["split"] = args.split
+    if epochs is not None:
+        changes["epochs"] = epochs
+    if batch_size is not None:
+        changes["batch_size"] = batch_size
+    if image_size is not None:
+        changes["image_size"] = parse_image_size(image_size)   # (H, W); a config checks its own
+    if split:
+        changes["split"] = split
     for key in list(changes):
         if key not in names:
             raise ConfigError(f"--{key.replace('_', '-')} does not apply to {type(cfg).__name__}")
     try:
-        cfg = apply_overrides(dataclasses.replace(cfg, **changes), args.overrides)
+        cfg = apply_overrides(dataclasses.replace(cfg, **changes), overrides)
         check_choices(cfg)
         return cfg
     except ValueError as exc:            # the config's own checks (__post_init__)
@@ -263,7 +270,7 @@ def make_split(index, spec: str, seed: int, fold: int | None = None) -> dict[str
                 + (f" (in {index.root})" if index.root else "")
                 + f", so count:N needs 1 <= N < {len(ids)} (the rest is the test part)"
                 + (" and V < N validation images taken from them" if len(nums) > 1 else "")
-                + f"; on this data use --split holdout:0.8,0.2 or --split kfold:5 instead")
+                + "; on this data use --split holdout:0.8,0.2 or --split kfold:5 instead")
         result = splits.fixed_count(ids, n_train, seed, labels=labels)
         if len(nums) > 1 and nums[1] > 0:
             train = result["train"]
@@ -287,10 +294,11 @@ def show_bars(args) -> bool:
     return not args.quiet and sys.stderr.isatty()
 
 
-def prepare_data(args, cfg, *, seed: int, fold: int | None = None,
-                 fallback: str = "holdout:0.8,0.2", index_options: Mapping[str, Any] | None = None,
-                 subset: Callable | None = None, fixed_split: Mapping[str, list] | None = None) -> PreparedData:
-    """Load the dataset named on the command line, split it, decode the arrays (cached).
+def prepare_data(spec, cfg, *, fallback: str = "holdout:0.8,0.2", index_options: Mapping[str, Any] | None = None,
+                 subset: Callable | None = None, fixed_split: Mapping[str, list] | None = None,
+                 cache_dir: str | None = None, progress: bool = False) -> PreparedData:
+    """Load the run's dataset (``spec``: a :class:`~common.training.spec.RunSpec`), split it, decode
+    the arrays (cached).
 
     ``index_options``: what the row's task asks of ``load_index`` (synthetic attribute masks).
     ``subset``: the paper's ``(index, cfg, seed) -> index`` (see :class:`Paper`).
@@ -300,17 +308,17 @@ def prepare_data(args, cfg, *, seed: int, fold: int | None = None,
     """
     from common.data import load_arrays, load_index
 
-    dataset = args.dataset or ("auto" if args.data_dir else "synthetic")
-    synthetic_size = args.synthetic_size or getattr(cfg, "synthetic_size", 200)
-    index = load_index(dataset, args.data_dir, synthetic_size=synthetic_size, seed=seed, **(index_options or {}))
+    seed = spec.seed
+    synthetic_size = spec.synthetic_size or getattr(cfg, "synthetic_size", 200)
+    index = load_index(spec.dataset, spec.data_dir, synthetic_size=synthetic_size, seed=seed, **(index_options or {}))
     if subset is not None:
         index = subset(index, cfg, seed)
-    spec = getattr(cfg, "split", "holdout:0.8,0.2")
-    if spec.startswith("official") and not any(s.split for s in index.samples):
+    split_spec = getattr(cfg, "split", "holdout:0.8,0.2")
+    if split_spec.startswith("official") and not any(s.split for s in index.samples):
         print(f"{index.name} defines no official split: using {fallback} instead", file=sys.stderr)
-        spec = fallback
-    elif index.name == "synthetic" and spec.startswith("count"):
-        spec = fallback
+        split_spec = fallback
+    elif index.name == "synthetic" and split_spec.startswith("count"):
+        split_spec = fallback
     by_id = {s.id: s for s in index.samples}
     if fixed_split is not None:
         split = {k: list(v) for k, v in fixed_split.items()}
@@ -322,16 +330,16 @@ def prepare_data(args, cfg, *, seed: int, fold: int | None = None,
                             f"no longer holds ({', '.join(missing[:5])}{' ...' if len(missing) > 5 else ''}); "
                             "restore them, or start a new run")
     else:
-        split = make_split(index, spec, seed, fold)
-        if args.limit:
-            split = {k: v[:args.limit] for k, v in split.items()}
+        split = make_split(index, split_spec, seed, spec.fold)
+        if spec.limit:
+            split = {k: v[:spec.limit] for k, v in split.items()}
     samples = {k: [by_id[i] for i in v] for k, v in split.items() if v}
-    prepared = PreparedData(index=index, spec=spec, split={k: list(v) for k, v in split.items() if v}, samples=samples)
-    skip_bad = bool(getattr(args, "skip_bad", False))
-    show = show_bars(args)
+    prepared = PreparedData(index=index, spec=split_spec, split={k: list(v) for k, v in split.items() if v},
+                            samples=samples)
+    skip_bad, show = spec.skip_bad, progress
     for name, items in samples.items():
         bad: list[dict] = []
-        images, masks, kept = load_arrays(index, items, image_hw(cfg), cache_dir=args.cache_dir,
+        images, masks, kept = load_arrays(index, items, image_hw(cfg), cache_dir=cache_dir,
                                           progress=show, skip_bad=skip_bad, return_samples=True,
                                           skipped_out=bad)
         if len(kept) != len(items):

@@ -88,3 +88,37 @@ def is_out_of_memory(exc: BaseException) -> bool:
     """An allocator's out-of-memory error, on TensorFlow or JAX."""
     name = type(exc).__name__
     return name == "ResourceExhaustedError" or "RESOURCE_EXHAUSTED" in str(exc)[:2000]
+
+
+def dry_run_report(paper, row: str, cfg, data, batches, parts, step, accumulate: int = 1) -> None:
+    """``--dry-run``: one update on the first batch to check that the run is set up, then a summary
+    (data, schedule, weights, memory, the compiled update's time, the config fields read)."""
+    import time
+
+    import numpy as np
+
+    from common.training import fields
+    from common.training.experiment import image_hw
+
+    x, y = batches[0]
+    logs, before, peak_bytes = measure(lambda: step(x, y))
+    start = time.perf_counter()             # a second update, compiled by now: the step's time
+    step(x, y)
+    step.sync()
+    seconds = time.perf_counter() - start
+    params = sum(int(np.prod(w.shape)) for w in parts.predictor.weights)
+    h, w = image_hw(cfg)
+    print(f"dry run of {paper.name} row {row!r}: one update on a batch of {len(x)} went through "
+          f"({', '.join(f'{k} {float(v):.4f}' for k, v in logs.items())})")
+    print(f"  data: {data.index.name}, split {data.spec}: "
+          + ", ".join(f"{k} {len(v)}" for k, v in data.split.items()))
+    what = (f"{len(batches)} batches of {cfg.batch_size}" if accumulate == 1 else
+            f"{len(batches)} micro-batches of {cfg.batch_size // accumulate} ({accumulate} to an update of "
+            f"{cfg.batch_size}; the memory figures are a micro-batch's)")
+    print(f"  {cfg.epochs} epochs of {what} at {h}x{w}; predictor {params:,} weights")
+    for line in report(len(x), before, peak_bytes):
+        print(line)
+    print(f"  time of one update after compilation: {seconds:.3f} s ({len(x) / seconds:.1f} images/s)")
+    print("  fields read: " + ", ".join(sorted(fields.reads(cfg))))
+    unused = fields.unused(cfg)
+    print("  fields this row does not use: " + (", ".join(unused) if unused else "(none)"))

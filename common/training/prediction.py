@@ -12,7 +12,7 @@ import numpy as np
 from common.cli import ConfigError
 from common.training import experiment as ex
 from common.training.records import os_error_message
-from common.training.evaluation import postprocess_of, run_options, tta_views_of, tune_on_validation
+from common.training.evaluation import post_options, postprocess_of, run_options, tta_views_of, tune_on_validation
 from common.training.runs import collect_images, ensemble_predictor, evaluation_samples, open_run, run_classes
 
 # -- predict -------------------------------------------------------------------------------------
@@ -58,14 +58,14 @@ def _predict(paper, args) -> list[Path]:
     written = []
     groups: dict[str, list] = {}
     for r in runs:
-        groups.setdefault(getattr(r.task, "name", "") if r.task.kind == "attributes" else "", []).append(r)
+        groups.setdefault(r.task.group, []).append(r)
     from tqdm.auto import tqdm
 
     for group in groups.values():
         first = group[0]
         task, cfg = first.task, first.cfg
         predict = ensemble_predictor(group, views, task)
-        post = postprocess_of(task, cfg, args)
+        post = postprocess_of(task, cfg, **post_options(args))
         if not post.tuned:
             if first.record.get("dataset") is None:
                 raise ConfigError("double-threshold post-processing needs the run's validation images")
@@ -79,10 +79,10 @@ def _predict(paper, args) -> list[Path]:
             items.append((path, (height, width)))
         classes = run_classes(first)
         written += task.write(out_dir, items, np.stack(outputs), post, classes=classes)
-    kind = runs[0].task.kind
-    what = "class probabilities" if kind == "classification" else "masks"
-    print(f"wrote {len(written)} {'file' if kind == 'classification' else what} to {out_dir}"
-          + (f" ({len(files)} images' {what})" if kind == "classification" else ""))
+    what = runs[0].task.output_words
+    one_file = runs[0].task.one_output_file       # a CSV of every image's row (classes)
+    print(f"wrote {len(written)} {'file' if one_file else what} to {out_dir}"
+          + (f" ({len(files)} images' {what})" if one_file else ""))
     return written
 
 

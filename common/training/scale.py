@@ -58,6 +58,7 @@ class Scale:
     processes: int = 1
     process_id: int = 0
     backend: str = ""
+    accumulate: int = 1                 # gradients of N micro-batches averaged into one update
     _strategy: object = field(default=None, repr=False)     # tf.distribute strategy
     _distribution: object = field(default=None, repr=False)  # keras.distribution.DataParallel
     _data_sharding: object = field(default=None, repr=False)
@@ -74,6 +75,8 @@ class Scale:
         if self.processes > 1:
             out["processes"] = self.processes
             out["process_id"] = self.process_id
+        if self.accumulate > 1:
+            out["accumulate"] = self.accumulate
         return out
 
     @property
@@ -168,11 +171,13 @@ def _resolve_precision(precision: str, device_kind: str) -> str:
 
 def configure(devices=1, precision: str = "float32", jit: bool = False, batch_size: int | None = None,
               coordinator: str | None = None, num_processes: int | None = None,
-              process_id: int | None = None) -> Scale:
+              process_id: int | None = None, accumulate: int = 1) -> Scale:
     """Set up the distribution, dtype policy and XLA flag for the runs of this process.
 
-    Call before any model is built. ``batch_size`` (the global batch) must divide by the number
-    of devices. Raises :class:`ScaleError` naming the fix when a request cannot be honoured.
+    Call before any model is built. ``batch_size`` (the global batch, the row's) must divide by
+    ``accumulate`` (the number of micro-batches whose gradients make one update), and the
+    micro-batch by the number of devices. Raises :class:`ScaleError` naming the fix when a request
+    cannot be honoured.
     """
     global _current
     import keras
@@ -199,6 +204,13 @@ def configure(devices=1, precision: str = "float32", jit: bool = False, batch_si
                          + ("For several CPU devices set XLA_FLAGS=--xla_force_host_platform_device_count=N "
                             "before starting (tests do)." if backend == "jax" and kind == "cpu" else
                             "Choose at most that many, or check CUDA_VISIBLE_DEVICES."))
+    if accumulate < 1:
+        raise ScaleError(f"--accumulate {accumulate}: give the number of micro-batches per update, 1 or more")
+    if batch_size is not None and accumulate > 1:
+        if batch_size % accumulate or batch_size // accumulate < 1:
+            raise ScaleError(f"--accumulate {accumulate}: the batch of {batch_size} must split into {accumulate} "
+                             f"equal micro-batches; choose a divisor of {batch_size}")
+        batch_size //= accumulate
     if batch_size is not None and n > 1 and batch_size % n:
         low = batch_size - batch_size % n
         raise ScaleError(f"batch size {batch_size} does not split evenly over {n} devices: choose "
@@ -212,6 +224,7 @@ def configure(devices=1, precision: str = "float32", jit: bool = False, batch_si
         tf_config.disable_op_determinism()
     keras.config.set_dtype_policy(policy)
     scale = Scale(devices=n, precision=policy, jit=bool(jit), processes=processes, backend=backend,
+                  accumulate=int(accumulate),
                   process_id=int(process_id or 0) if processes > 1 else 0,
                   device_names=tuple(name for _, name in available[:n]))
     if n > 1 and backend == "jax":
@@ -331,6 +344,15 @@ def wrap_optimizer(optimizer):
     """float16: Keras's dynamic loss scaling around ``optimizer`` (bfloat16 and float32 need none)."""
     import keras
 
+    accumulate = current().accumulate
+    if accumulate > 1:
+        # Keras averages the gradients of N calls and updates every N-th (its accumulators are
+        # built with the optimizer, so this comes first); schedules count the micro-steps, so a
+        # paper's schedule built on the number of batches per epoch spans the run as before
+        inner = getattr(optimizer, "inner_optimizer", optimizer)
+        if inner.built and inner.gradient_accumulation_steps != accumulate:
+            raise ScaleError("--accumulate: the optimizer was built before the step asked for accumulation")
+        inner.gradient_accumulation_steps = accumulate
     if current().precision != "mixed_float16" or isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
         return optimizer
     return keras.optimizers.LossScaleOptimizer(optimizer)

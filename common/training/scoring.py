@@ -10,7 +10,7 @@ def split_targets(task, data) -> dict:
     """Each split's targets as the task reads them (masks, one attribute's masks, class labels)."""
     out = {}
     for name, (_, masks) in data.arrays.items():
-        if masks is None and task.kind != "classification":
+        if masks is None and task.targets_from_masks:
             out[name] = None
             continue
         try:

@@ -27,20 +27,20 @@ def _model(cfg, encoder_weights):
     return build_or_explain(build_model, cfg, encoder_weights=encoder_weights)
 
 
-def build_training(cfg, encoder_weights=None) -> TrainingParts:
+def build_training(cfg) -> TrainingParts:
     """The row's model, Adam (lr 0.001, section 3.3) and the Dice loss of eq. 1 (section 3.4).
 
     Args:
         cfg: an :class:`~reproductions.aernet.configs.AERNetConfig` (a row of ``ROWS``).
-        encoder_weights: ``None`` (random initialisation), ``"imagenet"`` or a weights file, as the
-            runner resolves ``--encoder-weights`` (default: the config's ``encoder_weights``).
+            Its ``encoder_weights`` (``None``: random initialisation, ``"imagenet"`` or a weights
+            file) is what the run starts from; ``--encoder-weights`` sets it.
     """
     import keras
 
     from common.losses import get_loss
     from common.training.steps import SupervisedStep
 
-    model = _model(cfg, encoder_weights)
+    model = _model(cfg, cfg.encoder_weights)
     if cfg.optimizer != "adam":
         raise ConfigError(f"optimizer {cfg.optimizer!r}: AER-Net trains with adam (section 3.3)")
     optimizer = keras.optimizers.Adam(learning_rate=cfg.learning_rate)

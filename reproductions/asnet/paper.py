@@ -139,18 +139,18 @@ def build_network(cfg, encoder_weights=None) -> keras.Model:
     return keras.Model(inputs, inner(x), name=f"{inner.name}_rgb01")
 
 
-def build_training(cfg, encoder_weights=None, steps_per_epoch: int = 1) -> TrainingParts:
+def build_training(cfg, steps_per_epoch: int = 1) -> TrainingParts:
     """The row's network, eq. 3's loss and section 2.5's SGD with the poly schedule.
 
     Args:
-        cfg: a `Config` (a row of ``ROWS``).
-        encoder_weights: as the runner resolves ``--encoder-weights`` (None: from scratch).
+        cfg: a `Config` (a row of ``ROWS``); its ``encoder_weights`` (None: from scratch) is what
+            the encoder starts from (``--encoder-weights`` sets it).
         steps_per_epoch: optimizer updates per epoch (the runner passes it) for the poly schedule.
     """
     from common.losses import dice_ce_loss
     from common.training.steps import SupervisedStep
 
-    model = build_network(cfg, encoder_weights)
+    model = build_network(cfg, cfg.encoder_weights)
     optimizer = make_optimizer(cfg, steps_per_epoch)
     if cfg.loss != "dice_ce_loss":
         raise ConfigError(f"loss {cfg.loss!r}: ASNet trains with dice_ce_loss (eq. 3)")

@@ -44,13 +44,13 @@ def _network(cfg, encoder_weights):
         raise ConfigError(str(exc)) from exc
 
 
-def build_training(cfg, encoder_weights=None) -> TrainingParts:
+def build_training(cfg) -> TrainingParts:
     import keras
 
     from common.losses import get_loss
     from common.training.steps import SupervisedStep
 
-    model = _network(cfg, encoder_weights)
+    model = _network(cfg, cfg.encoder_weights)    # --encoder-weights sets it
     if cfg.optimizer != "adam":
         raise ConfigError(f"optimizer {cfg.optimizer!r}: this package trains with adam (the thesis names none)")
     optimizer = keras.optimizers.Adam(learning_rate=cfg.learning_rate)

@@ -7,7 +7,7 @@ from common.training.experiment import Paper, TrainingParts
 from reproductions.slsnet.configs import ROWS
 
 
-def build_training(cfg, encoder_weights=None) -> TrainingParts:
+def build_training(cfg) -> TrainingParts:
     """Generator, discriminator, their Adam optimizers and the alternating step (section 3.4)."""
     from reproductions.slsnet.gan import Pix2PixStep, make_optimizers
     from reproductions.slsnet.model import build_discriminator, build_generator

@@ -112,10 +112,10 @@ def _network(cfg, encoder_weights, input_shape=None):
         raise ConfigError(str(exc)) from exc
 
 
-def build_training(cfg, encoder_weights=None) -> TrainingParts:
+def build_training(cfg) -> TrainingParts:
     from common.training.steps import SupervisedStep
 
-    model = _network(cfg, encoder_weights)
+    model = _network(cfg, cfg.encoder_weights)    # --encoder-weights sets it
     optimizer = make_optimizer(cfg)
     loss = _loss(cfg)
     return TrainingParts(step=SupervisedStep(model, loss, optimizer), models={"model": model},

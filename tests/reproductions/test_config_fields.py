@@ -9,7 +9,6 @@
 """
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import json
 import re
@@ -33,8 +32,8 @@ def _fields(name):
     return cls, dataclasses.fields(cls)
 
 
-def _args(*overrides):
-    return argparse.Namespace(epochs=None, batch_size=None, image_size=None, split=None, overrides=list(overrides))
+def _set(*overrides):
+    return {"overrides": list(overrides)}
 
 
 @pytest.mark.parametrize("name", PAPERS)
@@ -56,7 +55,7 @@ def test_an_unsupported_value_is_refused_naming_the_supported_ones(name, field_n
     paper = registry.load(name)
     cfg = paper.rows[paper.default_row]
     with pytest.raises(ConfigError) as err:
-        ex.resolve_config(cfg, _args(f"{field_name}=no_such_value"))
+        ex.resolve_config(cfg, **_set(f"{field_name}=no_such_value"))
     message = str(err.value)
     allowed = type(cfg).CHOICES[field_name]
     assert field_name in message and all(("none" if a is None else str(a)) in message for a in allowed)
@@ -136,8 +135,7 @@ def test_the_rows_threshold_is_used_by_validation_scoring_and_predict():
     assert task.validation(prob, truth, [Sample()])["val_jaccard"] == 0.0      # 0.55 < 0.6: nothing
     assert SegmentationTask().bind(BASE).validation(prob, truth, [Sample()])["val_jaccard"] == 1.0
     assert task.postprocess(cfg).threshold == 0.6
-    args = argparse.Namespace(postprocess=None, threshold=None)
-    assert _post(task, cfg, args)(prob[0]).sum() == 0                      # predict and evaluate
+    assert _post(task, cfg)(prob[0]).sum() == 0                      # predict and evaluate
 
 
 def test_tracking_ignores_the_dataclass_machinery_and_follows_replace():

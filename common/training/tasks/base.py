@@ -141,6 +141,26 @@ class Task:
     metrics: tuple[str, ...] = ()
     monitors: tuple[Monitor, ...] = ()
     spatial: bool = True
+    #: the targets come from the decoded masks (a split without masks has none); classes: from labels
+    targets_from_masks: bool = True
+    #: the output is thresholded and cleaned (``--postprocess``/``--threshold`` apply); classes: argmax
+    post_processed: bool = True
+    #: what ``predict`` writes, in words, and whether it is one file for all images (a CSV)
+    output_words: str = "masks"
+    one_output_file: bool = False
+
+    @property
+    def group(self) -> str:
+        """Runs that can be evaluated or averaged together share a group (one attribute per group)."""
+        return ""
+
+    def record_fields(self) -> dict:
+        """What ``metrics.json`` says of the task beyond its kind (an attribute task: the attribute)."""
+        return {}
+
+    def rule(self, post: "PostProcess") -> str:
+        """How an output becomes the final prediction, in words."""
+        return post.describe() if self.post_processed else "argmax"
 
     def bind(self, cfg) -> "Task":
         """This task for one row's config (the runner calls it once per run); default: itself."""

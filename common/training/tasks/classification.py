@@ -49,6 +49,10 @@ class ClassificationTask(Task):
     kind = "classification"
     metrics = CLASSIFICATION_METRICS
     spatial = False
+    targets_from_masks = False
+    post_processed = False
+    output_words = "class probabilities"
+    one_output_file = True
 
     def __init__(self, n_classes: int | None = None, monitors: Sequence[Monitor] = THREE_CHECKPOINTS):
         self.n_classes = n_classes

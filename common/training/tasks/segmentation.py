@@ -19,7 +19,7 @@ import numpy as np
 
 from common.training.tasks.base import Monitor, PostProcess, Scored, Task, loss_in_batches
 
-SEGMENTATION_METRICS = ("jaccard", "thresholded_jaccard", "dice", "accuracy", "sensitivity", "specificity")
+from common.metrics.segmentation import SEGMENTATION_KEYS as SEGMENTATION_METRICS  # noqa: E402 - the one list
 
 
 def resize_probability(prob: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
@@ -194,6 +194,13 @@ class AttributeTask(SegmentationTask):
 
     name: str = "globules"
     empty_fraction: float | None = None
+
+    @property
+    def group(self) -> str:
+        return self.name
+
+    def record_fields(self) -> dict:
+        return {"attribute": self.name}
 
     def targets(self, masks, samples):
         from common.data import ATTRIBUTES

@@ -10,7 +10,7 @@ from reproductions.slsnet.paper import PAPER
 
 
 def test_a_failure_before_the_first_epoch_leaves_no_run_folder(tmp_path):
-    def broken(cfg, weights):
+    def broken(cfg):
         raise RuntimeError("weights file unreadable")
 
     paper = dataclasses.replace(PAPER, build_training=broken)

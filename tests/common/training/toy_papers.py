@@ -52,7 +52,7 @@ def _segmenter(cfg):
 
 
 def _training(build, loss):
-    def build_training(cfg, encoder_weights=None):
+    def build_training(cfg):
         import keras
 
         from common.training.steps import SupervisedStep

@@ -12,7 +12,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import shutil
 from pathlib import Path
 
 import keras
@@ -83,16 +82,16 @@ def test_optimizer_of_section_2_5():
 
 
 def test_runner_passes_the_epoch_length_to_build_training_that_asks_for_it():
-    from common.training.commands import _build_training
+    from common.training.fit import build_parts
 
     class Paper:
         pass
 
     paper = Paper()
-    paper.build_training = lambda cfg, weights, steps_per_epoch=1: (cfg, weights, steps_per_epoch)
-    assert _build_training(paper, "cfg", None, steps_per_epoch=7) == ("cfg", None, 7)
-    paper.build_training = lambda cfg, weights: (cfg, weights)  # other papers: unchanged call
-    assert _build_training(paper, "cfg", None, steps_per_epoch=7) == ("cfg", None)
+    paper.build_training = lambda cfg, steps_per_epoch=1: (cfg, steps_per_epoch)
+    assert build_parts(paper, "cfg", steps_per_epoch=7) == ("cfg", 7)
+    paper.build_training = lambda cfg: (cfg,)  # other papers: unchanged call
+    assert build_parts(paper, "cfg", steps_per_epoch=7) == ("cfg",)
 
 
 # ------------------------------------------------------------------ train --fold all / K / resume
