@@ -2,12 +2,12 @@
 
 ``BASE`` is the proposed AER-Net as sections 3.1-3.4 describe it; every other row is
 ``replace(BASE, ...)`` with only what that row changes. ``ROWS`` lists them in the paper's table
-order, ``TABLES`` says which rows each table holds, ``PAPER`` holds the paper's numbers as fractions
+order, ``TABLES`` says which rows each table holds, ``PUBLISHED`` holds the paper's numbers as fractions
 and ``PAPER_LABELS`` the paper's own spelling of each row.
 
 Row names are short, command-line friendly keys (``--row "AER-Net"``); where the paper spells a row
 differently its spelling is in ``PAPER_LABELS``. Table 3 compares AER-Net with other publications:
-those rows are ``CITED_ONLY`` (their numbers are in ``PAPER``, no model here).
+those rows are ``CITED_ONLY`` (their numbers are in ``PUBLISHED``, no model here).
 """
 from __future__ import annotations
 
@@ -108,7 +108,7 @@ ROWS: dict[str, AERNetConfig] = {
     "AER-Net grey": replace(BASE, colour_space="grey"),
 }
 
-# Table 3 rows the paper quotes from other publications: numbers in PAPER only, nothing to build.
+# Table 3 rows the paper quotes from other publications: numbers in PUBLISHED only, nothing to build.
 CITED_ONLY: dict[str, str] = {
     "Souza et al. 2020 (U-Net)": "Souza, Lelis & Silva 2020, SBCAS (U-Net with Otsu post-processing)",
     "Ji et al. 2018 (ResNet34-based)": "Ji et al. 2018, FA-CNN technical report (ResNet34 encoder)",
@@ -132,7 +132,7 @@ TABLES: dict[str, list[str]] = {
 # order (Table 3 with its cited rows). None is a "-" in the table; Table 1 has no Dice column. Table 2
 # prints AER-Net's JSI as 77.2 %, Table 3 and the abstract as 77.29 %. The colour-space comparison
 # (section 3.1) has no numbers.
-PAPER: dict[str, dict[str, dict[str, float | None]]] = {
+PUBLISHED: dict[str, dict[str, dict[str, float | None]]] = {
     "Table 1": {
         "U-Net EfficientNetB1": {"jaccard": 0.761},
         "U-Net SE-ResNeXt101": {"jaccard": 0.757},

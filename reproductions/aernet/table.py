@@ -8,11 +8,11 @@ gives each row's parameter count, computed from the model built at 256 x 256.
 """
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
-from common.results import TableSpec, atomic_write_text, write_csv, write_paper_tables
-from reproductions.aernet.configs import COLOUR_TABLE, PAPER, PAPER_LABELS, ROWS, TABLES
+from common.results import TableSpec, atomic_write_text, write_csv
+from common.tables import PaperTables, table_main
+from reproductions.aernet.configs import COLOUR_TABLE, PUBLISHED, PAPER_LABELS, ROWS, TABLES
 
 REPO = Path(__file__).resolve().parents[2]
 COLOUR_KEY = "Colour spaces"  # COLOUR_TABLE under a name that makes a plain file name
@@ -47,8 +47,8 @@ def _tables() -> tuple[dict[str, list[str]], dict[str, dict]]:
         source = COLOUR_TABLE if table == COLOUR_KEY else table
         rows = list(TABLES[source])
         # Table 3: the paper's order, cited rows first; they show as literature rows.
-        tables[table] = list(PAPER[source]) if table == "Table 3" else rows
-        numbers[table] = PAPER[source]
+        tables[table] = list(PUBLISHED[source]) if table == "Table 3" else rows
+        numbers[table] = PUBLISHED[source]
     return tables, numbers
 
 
@@ -106,37 +106,34 @@ def parameter_table(results_dir: Path, size: int = 256) -> str:
     return md
 
 
-def main(argv=None) -> int:
-    from common.training.records import RUNS_ROOT_HELP, default_runs_root
+def _arguments(parser) -> None:
+    parser.add_argument("--skip-params", dest="skip_profile", action="store_true", help="the same as --skip-profile")
 
-    parser = argparse.ArgumentParser(
-        prog="python -m reproductions.aernet.table",
-        description="Regenerate results/aernet/ (Tables 1-3 and the colour-space comparison as Markdown "
-                    "and CSV, the runs on other data, the parameters of every row) from the run records: "
-                    "the paper's numbers beside ours, each of ours with its run's dataset, split, epochs, "
-                    "size, weights, backend and hardware; rows not run say so.")
-    parser.add_argument("--runs-root", default=str(default_runs_root()),
-                        help="where the run folders are (" + RUNS_ROOT_HELP + ")")
-    parser.add_argument("--results-dir", default=str(REPO / "results" / "aernet"), help="output folder")
-    parser.add_argument("--skip-profile", "--skip-params", dest="skip_params", action="store_true",
-                        help="do not rebuild the parameter table (building all 13 models takes minutes "
-                             "on a CPU); an existing parameters.md is kept")
-    args = parser.parse_args(argv)
-    results_dir = Path(args.results_dir)
-    tables, numbers = _tables()
-    written = write_paper_tables("aernet", ROWS, tables, numbers, SPECS, args.runs_root, results_dir,
-                                 preface=PREFACE)
+
+def _extra(args, results_dir: Path, written: list) -> str:
     for table in SPECS:
         _append_note(results_dir, table, labels_note(table))
     params = results_dir / "parameters.md"
-    if not args.skip_params:
+    if not args.skip_profile:
         parameter_table(results_dir)
         written.append(params)
-    if params.exists():
-        readme = results_dir / "README.md"
-        atomic_write_text(readme, readme.read_text() + "\n" + params.read_text())
-    print("wrote " + ", ".join(str(p) for p in written))
-    return 0
+    return params.read_text() if params.exists() else ""
+
+
+_TABLES, _NUMBERS = _tables()
+PROGRAM = PaperTables(
+    ROWS, _TABLES, _NUMBERS, SPECS, preface=PREFACE,
+    description="Regenerate results/aernet/ (Tables 1-3 and the colour-space comparison as Markdown "
+                "and CSV, the runs on other data, the parameters of every row) from the run records: "
+                "the paper's numbers beside ours, each of ours with its run's dataset, split, epochs, "
+                "size, weights, backend and hardware; rows not run say so.",
+    arguments=_arguments, extra=_extra,
+    profile_help="do not rebuild the parameter table (building all 13 models takes minutes on a CPU); an "
+                 "existing parameters.md is kept")
+
+
+def main(argv=None) -> int:
+    return table_main("aernet", PROGRAM, argv)
 
 
 if __name__ == "__main__":

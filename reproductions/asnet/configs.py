@@ -1,9 +1,9 @@
 """ASNet (Zhu et al., SPIE Medical Imaging 2020): the rows of Table 2 as configurations.
 
 BASE is the full ASNet; every other row is `replace(BASE, ...)` with only what that row changes.
-PAPER holds Table 2's numbers as fractions: mean and, under "<metric>_std", the standard deviation
+PUBLISHED holds Table 2's numbers as fractions: mean and, under "<metric>_std", the standard deviation
 over the 5 folds. MultiResU-Net's Table 2 line is a number the paper cites from Ibtehaz & Rahman
-(2020), not an architecture of this paper; it is in PAPER and CITED_ONLY, not in ROWS.
+(2020), not an architecture of this paper; it is in PUBLISHED and CITED_ONLY, not in ROWS.
 """
 from __future__ import annotations
 
@@ -82,7 +82,7 @@ ROWS: dict[str, Config] = {
 TABLES: dict[str, list[str]] = {"Table 2": list(ROWS)}
 
 # Table 2 (5-fold cross-validation on ISIC 2018, mean +- standard deviation), as fractions.
-PAPER: dict[str, dict[str, dict[str, float]]] = {
+PUBLISHED: dict[str, dict[str, dict[str, float]]] = {
     "Table 2": {
         "U-Net": {
             "jaccard": 0.7870, "jaccard_std": 0.00317,

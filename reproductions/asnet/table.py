@@ -11,11 +11,11 @@ gives no such numbers.
 """
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
-from common.results import TableSpec, atomic_write_text, write_csv, write_paper_tables
-from reproductions.asnet.configs import BASE, CITED_ONLY, PAPER, ROWS, TABLES
+from common.results import TableSpec, atomic_write_text, write_csv
+from common.tables import PaperTables, table_main
+from reproductions.asnet.configs import BASE, CITED_ONLY, PUBLISHED, ROWS, TABLES
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -74,32 +74,26 @@ def params_table(results_dir: Path, image_size=BASE.image_size, macs: bool = Tru
     return md
 
 
-def main(argv=None) -> int:
-    from common.training.records import RUNS_ROOT_HELP, default_runs_root
+def _extra(args, results_dir: Path, written: list) -> str:
+    if args.skip_profile:
+        return ""
+    md = params_table(results_dir, macs=not args.no_macs)
+    written.append(results_dir / "table_2_params.md")
+    return md
 
-    parser = argparse.ArgumentParser(
-        prog="python -m reproductions.asnet.table",
-        description="Regenerate results/asnet/ (Table 2 as Markdown and CSV, mean ± std over the fold runs) "
-                    "from the run records: the paper's numbers beside ours, each of ours with its runs' "
-                    "dataset, split, epochs, size, backend and hardware; rows not run say so. Also the "
-                    "parameter count of every row at 192x256.")
-    parser.add_argument("--runs-root", default=str(default_runs_root()),
-                        help="where the run folders are (" + RUNS_ROOT_HELP + ")")
-    parser.add_argument("--results-dir", default=str(REPO / "results" / "asnet"), help="output folder")
-    parser.add_argument("--skip-profile", action="store_true",
-                        help="do not rebuild the parameter table (it builds every row at 192x256)")
-    parser.add_argument("--no-macs", action="store_true", help="parameter table without the MACs column")
-    args = parser.parse_args(argv)
-    results_dir = Path(args.results_dir)
-    written = write_paper_tables("asnet", ROWS, TABLES, PAPER, SPECS, args.runs_root, results_dir,
-                                 preface=PREFACE)
-    if not args.skip_profile:
-        md = params_table(results_dir, macs=not args.no_macs)
-        readme = results_dir / "README.md"
-        atomic_write_text(readme, readme.read_text() + "\n" + md)
-        written.append(results_dir / "table_2_params.md")
-    print("wrote " + ", ".join(str(p) for p in written))
-    return 0
+
+PROGRAM = PaperTables(
+    ROWS, TABLES, PUBLISHED, SPECS, preface=PREFACE,
+    description="Regenerate results/asnet/ (Table 2 as Markdown and CSV, mean ± std over the fold runs) "
+                "from the run records: the paper's numbers beside ours, each of ours with its runs' "
+                "dataset, split, epochs, size, backend and hardware; rows not run say so. Also the "
+                "parameter count of every row at 192x256.",
+    arguments=lambda p: p.add_argument("--no-macs", action="store_true", help="parameter table without the MACs column"),
+    extra=_extra, profile_help="do not rebuild the parameter table (it builds every row at 192x256)")
+
+
+def main(argv=None) -> int:
+    return table_main("asnet", PROGRAM, argv)
 
 
 if __name__ == "__main__":

@@ -17,7 +17,10 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-METRICS = ("jaccard", "thresholded_jaccard", "dice", "sensitivity", "specificity")
+from common.metrics.segmentation import SEGMENTATION_KEYS  # noqa: E402
+
+#: the leaderboard's columns: the challenge's metrics without pixel accuracy
+METRICS = tuple(k for k in SEGMENTATION_KEYS if k != "accuracy")
 RESAMPLES = 2000
 CONFIDENCE = 0.95
 

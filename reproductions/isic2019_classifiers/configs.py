@@ -3,7 +3,7 @@
 One frozen dataclass for the classifiers and the U-Net. The thesis (written in PyTorch) leaves much
 unsaid; each choice it leaves open is a field with a one-line reason, listed again in the README.
 Rows: five models x three experiments (``standard`` Table 6.1, ``balanced`` Table 6.2, ``cv`` Table
-6.4) and the U-Net of section 5.5 (Table 6.6). ``PAPER`` holds the thesis's numbers, as printed.
+6.4) and the U-Net of section 5.5 (Table 6.6). ``PUBLISHED`` holds the thesis's numbers, as printed.
 """
 from __future__ import annotations
 
@@ -89,7 +89,7 @@ TABLES: dict[str, list[str]] = {
 
 # The thesis's numbers as printed (fractions). Table 6.3's intervals are as printed; they do not
 # follow from one formula and one test-set size (see the README).
-PAPER: dict[str, dict[str, dict]] = {
+PUBLISHED: dict[str, dict[str, dict]] = {
     "Table 6.1": {"VGG16": {"loss": 0.915, "accuracy": 0.508, "balanced_accuracy": 0.125},
                   "AlexNet": {"loss": 0.067, "accuracy": 0.643, "balanced_accuracy": 0.294},
                   "Residual net": {"loss": 0.1, "accuracy": 0.703, "balanced_accuracy": 0.547},

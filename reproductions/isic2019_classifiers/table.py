@@ -13,13 +13,12 @@ Runs on other data (PH2, a reduced size) and runs that differ from their row are
 """
 from __future__ import annotations
 
-import argparse
 import math
 from pathlib import Path
 
-from common.results import (TableSpec, atomic_write_text, collect, fmt, summarise, write_csv,
-                            write_paper_tables)
-from reproductions.isic2019_classifiers.configs import PAPER, ROWS, TABLES
+from common.results import TableSpec, atomic_write_text, collect, fmt, summarise, write_csv
+from common.tables import PaperTables, table_main
+from reproductions.isic2019_classifiers.configs import PUBLISHED, ROWS, TABLES
 from reproductions.isic2019_classifiers.data import table_5_1
 
 REPO = Path(__file__).resolve().parents[2]
@@ -68,7 +67,7 @@ def table_6_3(records, results_dir: Path) -> str:
              "| Model | thesis | thesis interval | ours | Wilson 95 % | normal 95 % | our run |", "|---|---|---|---|---|---|---|"]
     rows = []
     for row in TABLES["Table 6.3"]:
-        paper = PAPER["Table 6.3"][row]
+        paper = PUBLISHED["Table 6.3"][row]
         res = summarise(records, row, "isic2019", "test", row_configs=ROWS, checkpoint="accuracy")
         thesis = f"{paper['accuracy']:.3f}", f"[{paper['ci_low']:.4f}, {paper['ci_high']:.4f}]"
         if res is None:
@@ -97,7 +96,7 @@ def table_6_2_corrected(records) -> str:
     lines = ["## Table 6.2, corrected to 8 classes (section 5.3: M_r = 5/8 · M_b)", "",
              "| Model | thesis M_b | thesis M_r | ours M_b | ours M_r |", "|---|---|---|---|---|"]
     for row in TABLES["Table 6.2"]:
-        paper = PAPER["Table 6.2"][row]["balanced_accuracy"]
+        paper = PUBLISHED["Table 6.2"][row]["balanced_accuracy"]
         res = summarise(records, row, "isic2019", "test", row_configs=ROWS, checkpoint="balanced_accuracy")
         ours = (fmt(res.scores["balanced_accuracy"]), fmt(5 / 8 * res.scores["balanced_accuracy"])) if res else ("—", "not run")
         lines.append(f"| {row} | {fmt(paper)} | {fmt(5 / 8 * paper)} | {ours[0]} | {ours[1]} |")
@@ -111,10 +110,10 @@ def table_6_5(records) -> str:
              "| Method | thesis | ours |", "|---|---|---|"]
     for row in TABLES["Table 6.4"]:
         res = summarise(records, row, "isic2019", "test", row_configs=ROWS, checkpoint="balanced_accuracy")
-        paper = PAPER["Table 6.4"][row]["balanced_accuracy"]
+        paper = PUBLISHED["Table 6.4"][row]["balanced_accuracy"]
         lines.append(f"| {row.replace(' (cv)', '')} | {fmt(paper)} | "
                      f"{fmt(res.scores['balanced_accuracy'], res.std.get('balanced_accuracy')) if res else 'not run'} |")
-    for name, numbers in PAPER["Table 6.5"].items():
+    for name, numbers in PUBLISHED["Table 6.5"].items():
         lines.append(f"| {name} | {fmt(numbers['balanced_accuracy'])} | literature row (not part of this suite) |")
     return "\n".join(lines) + "\n"
 
@@ -128,25 +127,12 @@ def _labels_csv(args) -> Path | None:
     return None
 
 
-def main(argv=None) -> int:
-    from common.training.records import RUNS_ROOT_HELP, default_runs_root
-
-    parser = argparse.ArgumentParser(
-        prog="python -m reproductions.isic2019_classifiers.table",
-        description="Regenerate results/isic2019_classifiers/: Table 5.1 from the ground-truth CSV, Tables "
-                    "6.1-6.6 from the run records, the thesis's numbers beside ours; rows not run say so.")
-    parser.add_argument("--runs-root", default=str(default_runs_root()),
-                        help="where the run folders are (" + RUNS_ROOT_HELP + ")")
-    parser.add_argument("--results-dir", default=str(REPO / "results" / "isic2019_classifiers"), help="output folder")
+def _arguments(parser) -> None:
     parser.add_argument("--labels-csv", default=None, help="ISIC_2019_Training_GroundTruth.csv for Table 5.1")
     parser.add_argument("--data-dir", default=None, help="a folder holding that CSV (searched)")
-    parser.add_argument("--skip-profile", action="store_true", help="(no profiling table here; accepted for symmetry)")
-    args = parser.parse_args(argv)
-    results_dir = Path(args.results_dir)
-    tables = {k: v for k, v in TABLES.items() if k in SPECS}
-    written = write_paper_tables("isic2019_classifiers", ROWS, tables, PAPER, SPECS, args.runs_root, results_dir,
-                                 preface=PREFACE, other_metrics=CLASSIFICATION + ("jaccard", "thresholded_jaccard", "dice"),
-                                 variants_checkpoint="balanced_accuracy")
+
+
+def _extra(args, results_dir: Path, written: list) -> str:
     records = collect("isic2019_classifiers", args.runs_root, results_dir)
     records = [r for r in records if r["metrics"].get("dataset") != "synthetic"]
     extra = [table_6_3(records, results_dir), table_6_2_corrected(records), table_6_5(records)]
@@ -162,13 +148,21 @@ def main(argv=None) -> int:
         written.append(results_dir / "table_5.1.md")
     elif (results_dir / "table_5.1.md").exists():
         extra.insert(0, (results_dir / "table_5.1.md").read_text())
-    readme = results_dir / "README.md"
-    atomic_write_text(readme, readme.read_text() + "\n" + "\n".join(extra))
-    written += [results_dir / "table_6.3.md"]
-    print("wrote " + ", ".join(str(p) for p in written))
-    return 0
+    written.append(results_dir / "table_6.3.md")
+    return "\n".join(extra)
 
 
+PROGRAM = PaperTables(
+    ROWS, {k: v for k, v in TABLES.items() if k in SPECS}, PUBLISHED, SPECS, preface=PREFACE,
+    description="Regenerate results/isic2019_classifiers/: Table 5.1 from the ground-truth CSV, Tables "
+                "6.1-6.6 from the run records, the thesis's numbers beside ours; rows not run say so.",
+    options={"other_metrics": CLASSIFICATION + ("jaccard", "thresholded_jaccard", "dice"),
+             "variants_checkpoint": "balanced_accuracy"},
+    arguments=_arguments, extra=_extra)
+
+
+def main(argv=None) -> int:
+    return table_main("isic2019_classifiers", PROGRAM, argv)
 
 
 if __name__ == "__main__":

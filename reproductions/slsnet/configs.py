@@ -10,7 +10,7 @@ network", Expert Systems With Applications 183 (2021) 115433.
   each row is `BASE` with only its difference.
 - `TABLES`: which `ROWS` each paper table holds. Rows with an equal configuration are the
   same experiment (`canonical_row` names the first); Table 7 repeats Table 5's rows.
-- `PAPER`: the paper's numbers, metrics as fractions in [0, 1], including the literature
+- `PUBLISHED`: the paper's numbers, metrics as fractions in [0, 1], including the literature
   rows of Tables 3-5 (those are not in `ROWS`; they are only quoted).
 """
 from __future__ import annotations
@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 from typing import ClassVar
 
 __all__ = [
-    "SLSNetConfig", "BASE", "ROWS", "TABLES", "PAPER", "LOSSES", "AUGMENTATIONS", "SPLITS",
+    "SLSNetConfig", "BASE", "ROWS", "TABLES", "PUBLISHED", "LOSSES", "AUGMENTATIONS", "SPLITS",
     "canonical_row", "get_row",
 ]
 
@@ -195,7 +195,7 @@ def _speed(ms, fps, macs_g):
     return {"latency_ms": ms, "fps": fps, "macs_g": macs_g}
 
 
-PAPER: dict[str, dict[str, dict[str, float | None]]] = {
+PUBLISHED: dict[str, dict[str, dict[str, float | None]]] = {
     # Table 3: ISBI 2017 test set; Params (M) in millions. Literature rows are quoted by the paper.
     "Table 3": {
         "FCN": _seg(92.72, 83.83, 72.17, 79.98, 96.66, params_m=134.3),

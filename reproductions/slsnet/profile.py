@@ -22,7 +22,7 @@ import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from .configs import PAPER, ROWS, TABLES, get_row  # noqa: E402
+from .configs import PUBLISHED, ROWS, TABLES, get_row  # noqa: E402
 
 DEFAULT_TABLES = ("Table 5", "Table 6", "Table 7")
 # The fields build_generator reads: rows equal on these have the same generator.
@@ -56,7 +56,7 @@ def paper_macs(row: str, image_size: int | None = None) -> dict[str, float]:
         return {}
     found = {}
     for table in DEFAULT_TABLES:
-        for name, entry in PAPER[table].items():
+        for name, entry in PUBLISHED[table].items():
             if (name in ROWS and _generator_key(ROWS[name]) == key
                     and entry.get("macs_g") is not None):
                 found.setdefault(table, entry["macs_g"])

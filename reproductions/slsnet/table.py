@@ -7,12 +7,12 @@ on the machine that runs this command. Runs on other data (PH2) are listed apart
 """
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
-from common.results import TableSpec, atomic_write_text, write_csv, write_paper_tables
+from common.results import TableSpec, atomic_write_text, write_csv
+from common.tables import PaperTables, table_main
 from common.training.records import device_info
-from reproductions.slsnet.configs import PAPER, ROWS, TABLES
+from reproductions.slsnet.configs import PUBLISHED, ROWS, TABLES
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -45,7 +45,7 @@ def table5(results_dir: Path, runs: int = 10) -> str:
              "| latency ours (ms) | FPS paper | FPS ours | attention MACs ours (G) |", "|---|---|---|---|---|---|---|---|---|---|"]
     rows = []
     for row in TABLES["Table 5"]:
-        p = PAPER["Table 5"][row]
+        p = PUBLISHED["Table 5"][row]
         ours = profile_row(row, runs=runs, warmup=3)
         lines.append(f"| {row} | 2.35 | {ours['params'] / 1e6:.2f} | {p['macs_g']:.2f} | {ours['macs'] / 1e9:.2f} "
                      f"| {p['latency_ms']} | {ours['latency_ms']:.1f} | {p['fps']} | {ours['fps']:.1f} "
@@ -59,33 +59,28 @@ def table5(results_dir: Path, runs: int = 10) -> str:
     md = "\n".join(lines) + "\n"
     atomic_write_text(results_dir / "table_5.md", md)
     write_csv(results_dir / "table_5.csv", rows)
-    write_csv(results_dir / "table_5_paper.csv", [{"row": k, **v} for k, v in PAPER["Table 5"].items()])
+    write_csv(results_dir / "table_5_paper.csv", [{"row": k, **v} for k, v in PUBLISHED["Table 5"].items()])
     return md
 
 
-def main(argv=None) -> int:
-    from common.training.records import RUNS_ROOT_HELP, default_runs_root
-
-    parser = argparse.ArgumentParser(
-        prog="python -m reproductions.slsnet.table",
-        description="Regenerate results/slsnet/ (Tables 3-8 as Markdown and CSV) from the run records: "
-                    "the paper's numbers beside ours, each of ours with its run's dataset, split, epochs, "
-                    "size, backend and hardware; rows not run say so.")
-    parser.add_argument("--runs-root", default=str(default_runs_root()),
-                        help="where the run folders are (" + RUNS_ROOT_HELP + ")")
-    parser.add_argument("--results-dir", default=str(REPO / "results" / "slsnet"), help="output folder")
-    parser.add_argument("--skip-profile", action="store_true", help="do not rebuild Table 5 (profiling)")
-    parser.add_argument("--runs", type=int, default=10, help="timed calls per row for Table 5")
-    args = parser.parse_args(argv)
-    results_dir = Path(args.results_dir)
-    written = write_paper_tables(
-        "slsnet", ROWS, TABLES, PAPER, SPECS, args.runs_root, results_dir,
-        preface="SLSNet (Sarker et al., Expert Systems With Applications 183, 2021).")
+def _extra(args, results_dir: Path, written: list) -> str:
     if not args.skip_profile:
         table5(results_dir, runs=args.runs)
         written.append(results_dir / "table_5.md")
-    print("wrote " + ", ".join(str(p) for p in written))
-    return 0
+    return ""
+
+
+PROGRAM = PaperTables(
+    ROWS, TABLES, PUBLISHED, SPECS, preface="SLSNet (Sarker et al., Expert Systems With Applications 183, 2021).",
+    description="Regenerate results/slsnet/ (Tables 3-8 as Markdown and CSV) from the run records: "
+                "the paper's numbers beside ours, each of ours with its run's dataset, split, epochs, "
+                "size, backend and hardware; rows not run say so.",
+    arguments=lambda p: p.add_argument("--runs", type=int, default=10, help="timed calls per row for Table 5"),
+    extra=_extra, profile_help="do not rebuild Table 5 (profiling)")
+
+
+def main(argv=None) -> int:
+    return table_main("slsnet", PROGRAM, argv)
 
 
 if __name__ == "__main__":

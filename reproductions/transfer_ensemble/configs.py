@@ -8,7 +8,7 @@ Lesions and their Attributes in Dermoscopy Images" (ISIC 2018 challenge report, 
 - `ROWS`: one row per model for the lesion task (Tables I, II) and one per encoder x attribute for
   Task 2 (Table III); each row holds only its difference from `BASE`. The "Ensemble" rows of the
   tables are not trained: `python -m reproductions.transfer_ensemble.ensemble` combines runs.
-- `PAPER`: the paper's numbers (fractions), Tables I-III.
+- `PUBLISHED`: the paper's numbers (fractions), Tables I-III.
 """
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from typing import ClassVar
 
 from common.data import ATTRIBUTES
 
-__all__ = ["TEConfig", "BASE", "ROWS", "TABLES", "PAPER", "MODELS", "MODEL_NAMES", "LESION_ROWS",
+__all__ = ["TEConfig", "BASE", "ROWS", "TABLES", "PUBLISHED", "MODELS", "MODEL_NAMES", "LESION_ROWS",
            "ATTRIBUTE_ENCODERS", "attribute_row", "PREPROCESSING"]
 
 #: model key -> the name Table I prints (its "ResNet151" is ResNet152, its "ResNetv2" Inception-ResNet-v2)
@@ -137,7 +137,7 @@ TABLES: dict[str, list[str]] = {
 # The paper's numbers as printed (fractions). Table I's ResNet151 (T_H, T_L) is printed "(0.8, 35)":
 # 0.35 is meant. Table III's attribute columns are keyed by the ISIC attribute names.
 _T1 = ("thresholded_jaccard", "jaccard", "dice", "accuracy", "sensitivity", "specificity")
-PAPER: dict[str, dict[str, dict]] = {
+PUBLISHED: dict[str, dict[str, dict]] = {
     "Table I": {
         "DenseNet169": {"t_high": 0.8, "t_low": 0.5, **dict(zip(_T1, (0.7996, 0.8384, 0.9040, 0.9658, 0.9135, 0.9712)))},
         "ResNet152": {"t_high": 0.8, "t_low": 0.35, **dict(zip(_T1, (0.7991, 0.8368, 0.9032, 0.9648, 0.9200, 0.9665)))},
@@ -172,4 +172,4 @@ _TABLE_III = {
 }
 for _name, _cells in _TABLE_III.items():
     for _attribute, (_jac, _dice) in _cells.items():
-        PAPER["Table III"][f"{_name} ({_attribute})"] = {"jaccard": _jac, "dice": _dice}
+        PUBLISHED["Table III"][f"{_name} ({_attribute})"] = {"jaccard": _jac, "dice": _dice}

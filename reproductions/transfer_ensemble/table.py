@@ -16,11 +16,11 @@ under variants, runs on other data apart.
 """
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
-from common.results import TableSpec, write_paper_tables
-from reproductions.transfer_ensemble.configs import PAPER, ROWS, TABLES
+from common.results import TableSpec
+from common.tables import PaperTables, table_main
+from reproductions.transfer_ensemble.configs import PUBLISHED, ROWS, TABLES
 
 REPO = Path(__file__).resolve().parents[2]
 ENSEMBLE = "python -m reproductions.transfer_ensemble.ensemble"
@@ -119,31 +119,22 @@ def oof_tables(runs_root: str | Path, results_dir: Path, task: str = "lesion") -
     return md
 
 
-def main(argv=None) -> int:
-    from common.training.records import RUNS_ROOT_HELP, default_runs_root
-
-    parser = argparse.ArgumentParser(
-        prog="python -m reproductions.transfer_ensemble.table",
-        description="Regenerate results/transfer_ensemble/ (Tables I-III as Markdown and CSV) from the run "
-                    "records: the paper's numbers beside ours, each of ours with its runs' provenance; rows "
-                    "not run say so.")
-    parser.add_argument("--runs-root", default=str(default_runs_root()),
-                        help="where the run folders are (" + RUNS_ROOT_HELP + ")")
-    parser.add_argument("--results-dir", default=str(REPO / "results" / "transfer_ensemble"), help="output folder")
-    parser.add_argument("--skip-profile", action="store_true",
-                        help="accepted for symmetry with the other papers (this table builds no model)")
-    args = parser.parse_args(argv)
-    results_dir = Path(args.results_dir)
-    written = write_paper_tables("transfer_ensemble", ROWS, TABLES, PAPER, SPECS, args.runs_root,
-                                 results_dir, preface=PREFACE, derived=DERIVED)
+def _extra(args, results_dir: Path, written: list) -> str:
     md = oof_tables(args.runs_root, results_dir) + "\n" + oof_tables(args.runs_root, results_dir, "attributes")
-    readme = results_dir / "README.md"
-    from common.training.records import atomic_write_text
-
-    atomic_write_text(readme, readme.read_text() + "\n" + md)
     written += [results_dir / "table_1_oof.md", results_dir / "table_3_oof.md"]
-    print("wrote " + ", ".join(str(p) for p in written))
-    return 0
+    return md
+
+
+PROGRAM = PaperTables(
+    ROWS, TABLES, PUBLISHED, SPECS, preface=PREFACE, options={"derived": DERIVED},
+    description="Regenerate results/transfer_ensemble/ (Tables I-III as Markdown and CSV) from the run "
+                "records: the paper's numbers beside ours, each of ours with its runs' provenance; rows "
+                "not run say so.",
+    extra=_extra)
+
+
+def main(argv=None) -> int:
+    return table_main("transfer_ensemble", PROGRAM, argv)
 
 
 if __name__ == "__main__":

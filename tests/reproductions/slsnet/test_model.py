@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from common.profiling import count_macs, count_params
-from reproductions.slsnet.configs import (BASE, PAPER, ROWS, TABLES, SLSNetConfig,
+from reproductions.slsnet.configs import (BASE, PUBLISHED, ROWS, TABLES, SLSNetConfig,
                                           canonical_row, get_row)
 from reproductions.slsnet.layers import CAM, FAM, PAM
 from reproductions.slsnet.model import build_discriminator, build_generator
@@ -180,7 +180,7 @@ def test_paper_size_slsnet_128():
 def test_paper_macs_of_other_rows(row, table):
     generator, _ = _built(ROWS[row])
     macs = count_macs(generator, include_matmul=False)
-    paper = PAPER[table][row]["macs_g"] * 1e9
+    paper = PUBLISHED[table][row]["macs_g"] * 1e9
     assert abs(macs - paper) / paper < 0.10, (row, macs)
 
 
@@ -209,19 +209,19 @@ def test_tables_name_rows_and_paper_numbers():
     for table, rows in TABLES.items():
         for row in rows:
             assert row in ROWS
-            assert row in PAPER[table], (table, row)
-    assert set(PAPER) == {f"Table {n}" for n in range(3, 9)}
+            assert row in PUBLISHED[table], (table, row)
+    assert set(PUBLISHED) == {f"Table {n}" for n in range(3, 9)}
     metrics = {"accuracy", "dice", "jaccard", "sensitivity", "specificity",
                "thresholded_jaccard"}
-    for table, rows in PAPER.items():
+    for table, rows in PUBLISHED.items():
         for row, values in rows.items():
             for key, value in values.items():
                 if key in metrics and value is not None:
                     assert 0.0 <= value <= 1.0, (table, row, key)
-    assert PAPER["Table 3"]["SLSNet (ISIC 2017)"]["jaccard"] == pytest.approx(0.8198)
-    assert PAPER["Table 4"]["SLSNet (ISIC 2018)"]["thresholded_jaccard"] == pytest.approx(0.784)
-    assert PAPER["Table 5"]["SLSNet 256"]["macs_g"] == 3.16
-    assert PAPER["Table 7"]["SLSNet 256"]["macs_g"] == 3.61
+    assert PUBLISHED["Table 3"]["SLSNet (ISIC 2017)"]["jaccard"] == pytest.approx(0.8198)
+    assert PUBLISHED["Table 4"]["SLSNet (ISIC 2018)"]["thresholded_jaccard"] == pytest.approx(0.784)
+    assert PUBLISHED["Table 5"]["SLSNet 256"]["macs_g"] == 3.16
+    assert PUBLISHED["Table 7"]["SLSNet 256"]["macs_g"] == 3.61
 
 
 def test_rows_differ_from_base_only_where_they_say():
