@@ -156,9 +156,9 @@ def _histogram_fold(index, split: dict, features: dict) -> dict:
 def score_folds(index, spec: str, seed: int = 0, method: str = "otsu", progress: bool = True) -> dict:
     """Per fold (or the one test part) the mean scores of ``method`` on the scored images."""
     from common import metrics
-    from common.cli import ConfigError
+    from common.config import ConfigError
     from common.data.decode import read_image, read_mask
-    from common.training.experiment import fold_count, make_split
+    from common.data.splits import fold_count, make_split
     from common.training.tasks.classification import learnable_classes
 
     if method not in METHODS:
@@ -217,7 +217,7 @@ def main(argv=None) -> int:
     parser.add_argument("--runs-root", default=str(default_runs_root()),
                         help="the record goes to <runs-root>/baselines/<method>/<dataset>-<stamp>/metrics.json")
     args = parser.parse_args(argv)
-    from common.cli import ConfigError
+    from common.config import ConfigError
     from common.data import load_index
     from common.data.errors import DataError
     from common.training import records

@@ -29,7 +29,7 @@ import time
 import typing
 from typing import Any, Callable, Mapping, Sequence
 
-from common.cli import ConfigError, parse_image_size, row_name
+from common.config import ConfigError, parse_image_size, row_name
 
 __all__ = ["profile_main", "profile_rows", "profile_row", "format_results", "with_image_size",
            "build_parser"]

@@ -94,3 +94,60 @@ def test_the_runner_has_no_module_over_about_400_lines():
     long = {str(p.relative_to(REPO)): n for p in (REPO / "common" / "training").rglob("*.py")
             if (n := len(p.read_text().splitlines())) > 420}
     assert not long, f"split these modules: {long}"
+
+
+def _import_graph() -> dict[str, set[str]]:
+    """Module -> the project modules it imports (at the top or inside a function)."""
+    modules = {}
+    for top in ("common", "reproductions"):
+        for path in (REPO / top).rglob("*.py"):
+            parts = list(path.relative_to(REPO).with_suffix("").parts)
+            modules[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
+
+    def owner(name: str) -> str | None:
+        while name and name not in modules:
+            name = name.rpartition(".")[0]
+        return name or None
+
+    graph = {}
+    for module, path in modules.items():
+        deps = set()
+        for imported, names in _imports(path):
+            for target in [f"{imported}.{n}" for n in names if f"{imported}.{n}" in modules] or [imported]:
+                found = owner(target)
+                if found and found != module:
+                    deps.add(found)
+        graph[module] = deps
+    return graph
+
+
+def test_no_import_circle_anywhere():
+    """Strongly connected groups of the import graph (Tarjan's algorithm): none may hold two modules."""
+    graph = _import_graph()
+    index, low, stack, on_stack, circles = {}, {}, [], set(), []
+
+    def visit(v):
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on_stack.add(v)
+        for w in graph[v]:
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on_stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            group = []
+            while True:
+                w = stack.pop()
+                on_stack.discard(w)
+                group.append(w)
+                if w == v:
+                    break
+            if len(group) > 1:
+                circles.append(sorted(group))
+
+    for v in graph:
+        if v not in index:
+            visit(v)
+    assert not circles, circles

@@ -7,10 +7,13 @@ The same arguments always give the same split.
 from __future__ import annotations
 
 import json
+import math
 import os
 from pathlib import Path
 
 import numpy as np
+
+from common.config import ConfigError
 
 from .errors import DataError
 
@@ -181,3 +184,91 @@ def load_split(path) -> dict[str, list[str]]:
     except (OSError, json.JSONDecodeError) as exc:
         raise DataError(f"{path}: not a valid split JSON file ({exc})") from exc
     return _validate(data, str(path))
+
+
+# -- split specs ('official', 'holdout:0.8,0.2', 'count:2094', 'kfold:5') -----------------------
+
+def fold_count(spec: str) -> int | None:
+    """The K of a ``kfold:K[,VAL_SHARE]`` split spec (5 for a bare ``kfold``, as :func:`make_split`
+    reads it); None for any other split."""
+    kind, _, rest = str(spec).partition(":")
+    if kind.strip().lower() != "kfold":
+        return None
+    first = rest.split(",")[0].strip()
+    try:
+        return int(float(first)) if first else 5
+    except ValueError:
+        raise ConfigError(f"--split {spec}: K must be a whole number, e.g. kfold:5") from None
+
+
+def make_split(index, spec: str, seed: int, fold: int | None = None) -> dict[str, list[str]]:
+    """Split an index by a spec: ``official``, ``holdout:0.8,0.2[,...]``, ``count:N[,V]``,
+    ``kfold:K`` (with ``fold``), or ``kfold:K,VAL_SHARE``."""
+    kind, _, rest = spec.partition(":")
+    kind = kind.strip().lower()
+    pool = index.samples
+    if kind != "official" and any(s.split for s in pool):
+        # The papers split (or cross-validate) the official training images only, e.g. AER-Net's
+        # 2094 of ISIC 2018's 2594: the validation and test folders stay out of the pool.
+        pool = [s for s in pool if s.split == "train"]
+    ids = [s.id for s in pool]
+    labels = [s.label for s in pool] if pool and all(s.label is not None for s in pool) else None
+    try:
+        nums = [float(v) for v in rest.split(",") if v.strip()] if rest else []
+    except ValueError:
+        raise ConfigError(f"--split {spec}: the numbers after ':' must be numbers separated by commas, "
+                          "e.g. holdout:0.8,0.2, count:2094 or kfold:5") from None
+    if any(not math.isfinite(v) for v in nums):
+        raise ConfigError(f"--split {spec}: every number must be finite")
+    if kind == "official":
+        result = official(index)
+        if not result.get("train"):
+            raise ConfigError(f"dataset {index.name!r} defines no official split; use e.g. --split holdout:0.8,0.2")
+        if not result.get("val") and not result.get("test"):
+            raise ConfigError(f"--split official: {index.name} here holds only an official training part "
+                              f"({len(result['train'])} images, no validation or test images), so nothing "
+                              "would select or score the model; split it with e.g. --split holdout:0.8,0.1,0.1 "
+                              "or --split kfold:5")
+        return result
+    if kind == "holdout":
+        names = ["train", "val", "test"][:len(nums)] or ["train", "val"]
+        nums = nums or [0.8, 0.2]
+        if len(nums) == 1:
+            raise ConfigError(f"--split {spec}: give the training and the validation fraction (and optionally "
+                              f"the test fraction), e.g. holdout:{nums[0]:g},{round(1 - nums[0], 6):g}")
+        if len(nums) > 3 or any(not 0 < v < 1 for v in nums) or sum(nums) > 1 + 1e-9:
+            raise ConfigError(f"--split {spec}: give two or three fractions, each between 0 and 1 and "
+                              f"together at most 1 (train, validation[, test]), e.g. holdout:0.8,0.2 "
+                              f"or holdout:0.7,0.1,0.2")
+        if any(round(v * len(ids)) < 1 for v in nums):
+            raise ConfigError(f"--split {spec}: {len(ids)} images leave a part of the split empty; "
+                              f"use larger fractions or more images")
+        return holdout(ids, dict(zip(names, nums)), seed, labels=labels)
+    if kind == "count":
+        if not nums:
+            raise ConfigError("--split count:N needs the number of training images, e.g. count:2094")
+        n_train = int(nums[0])
+        n_val = int(nums[1]) if len(nums) > 1 else 0
+        if not 1 <= n_train < len(ids) or (len(nums) > 1 and not 0 <= n_val < n_train):
+            raise ConfigError(
+                f"--split {spec}: {index.name} has {len(ids)} training images"
+                + (f" (in {index.root})" if index.root else "")
+                + f", so count:N needs 1 <= N < {len(ids)} (the rest is the test part)"
+                + (" and V < N validation images taken from them" if len(nums) > 1 else "")
+                + "; on this data use --split holdout:0.8,0.2 or --split kfold:5 instead")
+        result = fixed_count(ids, n_train, seed, labels=labels)
+        if len(nums) > 1 and nums[1] > 0:
+            train = result["train"]
+            n_val = int(nums[1])
+            result = {"train": train[n_val:], "val": train[:n_val], "test": result["test"]}
+        return result
+    if kind == "kfold":
+        k = int(nums[0]) if nums else 5
+        val_share = nums[1] if len(nums) > 1 else 0.0
+        if not 2 <= k <= len(ids) or not 0 <= val_share < 1:
+            raise ConfigError(f"--split {spec}: k-fold needs 2 <= K <= {len(ids)} (the number of "
+                              f"images) and a validation share in [0, 1), e.g. kfold:5 or kfold:5,0.125")
+        if fold is None:
+            raise ConfigError(f"--split {spec} needs --fold K (0..{k - 1}) or --fold all")
+        return kfold(ids, k, fold, seed, labels=labels, val_share=val_share)
+    raise ConfigError(f"unknown split {spec!r}: use official, holdout:0.8,0.2, count:2094 or kfold:5")

@@ -14,7 +14,8 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-from common.cli import ConfigError, add_common_train_arguments
+from common.config import ConfigError
+from common.training.arguments import add_common_train_arguments
 from common.training import experiment as ex
 from common.training import records
 from common.training.fit import Options, train

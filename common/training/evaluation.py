@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-from common.cli import ConfigError
+from common.config import ConfigError
 from common.training import experiment as ex
 from common.training import records
 from common.training.records import os_error_message

@@ -92,7 +92,7 @@ def unused(cfg: Any) -> list[str]:
 
 def check_overrides_used(cfg: Any, given: Iterable[str], row: str) -> None:
     """Refuse ``--set`` fields the run did not read: they would change nothing but the record."""
-    from common.cli import ConfigError
+    from common.config import ConfigError
 
     idle = [name for name in dict.fromkeys(given) if name not in reads(cfg)]
     if idle:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from common.cli import ConfigError
+from common.config import ConfigError
 from common.training import experiment as ex
 from common.training import fields, records
 from common.training.scoring import print_scores, split_targets, tuned_postprocess

@@ -189,7 +189,7 @@ def train_loop(run_dir: str | Path, *, step, train_batches, epochs: int,
 
     if finish:
         if not history:
-            from common.cli import ConfigError
+            from common.config import ConfigError
 
             raise ConfigError(f"--finish: {run_dir} has no finished epoch to stop at; continue it with "
                               "--resume alone")

@@ -9,7 +9,7 @@ from typing import Sequence
 
 import numpy as np
 
-from common.cli import ConfigError
+from common.config import ConfigError
 from common.training import experiment as ex
 from common.training.records import os_error_message
 from common.training.evaluation import post_options, postprocess_of, run_options, tta_views_of, tune_on_validation

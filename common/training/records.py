@@ -19,7 +19,7 @@ import tempfile
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
-from common.cli import slugify
+from common.config import slugify
 
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:

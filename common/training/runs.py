@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
-from common.cli import ConfigError
+from common.config import ConfigError
 from common.training import experiment as ex
 from common.training import records
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from common.cli import ConfigError
+from common.config import ConfigError
 
 def split_targets(task, data) -> dict:
     """Each split's targets as the task reads them (masks, one attribute's masks, class labels)."""

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from common.cli import ConfigError, row_name
+from common.config import ConfigError, row_name
+from common.data.splits import fold_count
 from common.training import experiment as ex
 from common.training import records
 
@@ -213,7 +214,7 @@ def resolve_weights(paper: ex.Paper, value: str | None, cfg) -> str | None:
 def folds_of(fold: str | None, cfg) -> list[int | None]:
     """The folds ``--fold`` asks for on the row's split: ``[None]`` for a split without folds."""
     spec = getattr(cfg, "split", "")
-    k = ex.fold_count(spec)
+    k = fold_count(spec)
     if k is None:
         if fold not in (None, "0"):
             raise ConfigError(f"--fold applies to k-fold splits; this row's split is {spec!r}")

@@ -12,7 +12,7 @@ which is what the paper describes (100 epochs, then the test images).
 """
 from __future__ import annotations
 
-from common.cli import ConfigError
+from common.config import ConfigError
 from common.training.experiment import Paper, TrainingParts, build_or_explain
 from reproductions.aernet.configs import ROWS, UNET_ENCODER
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import keras
 
-from common.cli import ConfigError
+from common.config import ConfigError
 from common.training.experiment import Paper, TrainingParts, build_or_explain
 from common.training.optimizers import CoupledL2
 from reproductions.asnet.configs import ROWS

@@ -15,7 +15,7 @@ from typing import Sequence
 
 import numpy as np
 
-from common.cli import ConfigError, slugify
+from common.config import ConfigError, slugify
 from reproductions.compare import leaderboard
 from reproductions.compare.suites import SUITES, Entry, Suite, get_suite
 
@@ -23,7 +23,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def _folds(suite: Suite) -> list[int | None]:
-    from common.training.experiment import fold_count
+    from common.data.splits import fold_count
 
     k = fold_count(suite.split)
     return list(range(k)) if k else [None]
@@ -193,7 +193,7 @@ def score(suite: Suite, entries, data_dir, root: Path, score_on: str | None = No
         test_ids = [s.id for s in index.samples if (s.label is not None if classification else s.mask)]
     by_id = {s.id: s for s in index.samples}
     timing = [by_id[i] for i in test_ids[:32]]
-    from common.cli import parse_image_size
+    from common.config import parse_image_size
 
     size = parse_image_size(suite.budget.image_size) if suite.budget.image_size else (256, 256)
     for e in entries:

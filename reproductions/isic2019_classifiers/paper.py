@@ -7,7 +7,7 @@ from __future__ import annotations
 import dataclasses
 import sys
 
-from common.cli import ConfigError
+from common.config import ConfigError
 from common.training.experiment import Paper, TrainingParts, build_or_explain
 from common.training.tasks import ClassificationTask, Monitor, SegmentationTask
 from reproductions.isic2019_classifiers.configs import ROWS

@@ -28,7 +28,7 @@ LOSSES = ("adversarial", "l1", "jaccard", "bce")
 L1_REDUCTIONS = ("mean", "sum")  # per-image reduction of the L1 term (the paper does not say)
 JACCARD_REDUCTIONS = ("image", "batch")  # sums of the Jaccard term per image or over the batch
 AUGMENTATIONS = ("offline", "online", "none")
-SPLITS = ("official", "holdout", "count", "kfold")  # kinds of split spec (common.training.experiment.make_split)
+SPLITS = ("official", "holdout", "count", "kfold")  # kinds of split spec (common.data.splits.make_split)
 
 
 @dataclass(frozen=True)

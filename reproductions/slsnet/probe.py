@@ -58,7 +58,7 @@ def main(argv=None) -> dict:
 
     import_backend(verbose=False)
     from common.training import records
-    from common.cli import ConfigError
+    from common.config import ConfigError
     from common.training.runs import evaluation_samples, load_samples, open_run
     from common.training.experiment import to_model_input
     from common.training.state import load_state

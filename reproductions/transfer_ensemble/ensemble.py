@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from common.cli import ConfigError
+from common.config import ConfigError
 
 REPO = Path(__file__).resolve().parents[2]
 OOF_FILE = "oof_maps.npz"
@@ -44,7 +44,7 @@ def fold_groups(runs_root: str | Path, dataset: str, rows=None) -> tuple[dict[st
     A group is the runs of one row with the same resolved config, split, seed and encoder weights; it
     is complete when it has a finished run for every fold of its ``kfold:K`` split.
     """
-    from common.training.experiment import fold_count
+    from common.data.splits import fold_count
     from common.training.records import find_runs, load_json
     from reproductions.transfer_ensemble.configs import LESION_ROWS, ROWS
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 import keras
 import numpy as np
 
-from common.cli import ConfigError
+from common.config import ConfigError
 from common.training.experiment import Paper, TrainingParts, build_or_explain
 from common.training.optimizers import CoupledL2
 from common.training.tasks import AttributeTask, Monitor, SegmentationTask

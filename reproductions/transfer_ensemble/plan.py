@@ -15,7 +15,7 @@ import shlex
 import sys
 from pathlib import Path
 
-from common.training.experiment import fold_count
+from common.data.splits import fold_count
 from reproductions.transfer_ensemble.configs import ROWS, TABLES
 
 REPO = Path(__file__).resolve().parents[2]

@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 
 
-from common.cli import ConfigError
+from common.config import ConfigError
 from reproductions.transfer_ensemble.ensemble import predictor
 
 SUBMISSIONS = {"submission1": "restricted", "submission2": "plain", "submission3": "lowered"}

@@ -7,7 +7,7 @@ from dataclasses import dataclass, replace
 import keras
 import pytest
 
-from common.cli import ConfigError
+from common.config import ConfigError
 from common.profiling_cli import format_results, profile_main, profile_row, with_image_size
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from common.cli import ConfigError
+from common.config import ConfigError
 from common.training import experiment as ex
 from common.training import fields
 from reproductions import registry

@@ -14,7 +14,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from model_harness import check_model  # noqa: E402
 
-from common.cli import apply_overrides  # noqa: E402
+from common.config import apply_overrides  # noqa: E402
 from common.training.experiment import Paper, image_hw  # noqa: E402
 from reproductions import registry  # noqa: E402
 

@@ -77,7 +77,7 @@ class ClassificationTask(Task):
         accuracy then averages fewer recalls), are said at the start of the run."""
         import sys
 
-        from common.cli import ConfigError
+        from common.config import ConfigError
 
         names = learnable_classes(index.classes)
         if not names:

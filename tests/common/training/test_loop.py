@@ -152,7 +152,7 @@ def test_finish_stops_at_the_last_finished_epoch(tmp_path):
 
 def test_finish_without_a_finished_epoch_is_an_error(tmp_path):
     model, opt, step = toy_parts()
-    from common.cli import ConfigError
+    from common.config import ConfigError
 
     with pytest.raises(ConfigError, match="no finished epoch"):
         train_loop(tmp_path, step=step, train_batches=ToyBatches(), epochs=5, validate=None,

@@ -166,7 +166,7 @@ def test_one_default_runs_root_for_every_command(monkeypatch, tmp_path):
     checkout's runs/ (wherever the command is started from)."""
     import argparse
 
-    from common.cli import add_common_train_arguments
+    from common.training.arguments import add_common_train_arguments
     from common.training import records
 
     monkeypatch.delenv("SLR_RUNS_DIR", raising=False)

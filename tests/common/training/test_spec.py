@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from common.cli import ConfigError
+from common.config import ConfigError
 from common.training.commands import train_parser
 from common.training.spec import RECORDED, RunSpec, check_resume, specs_from_args
 from reproductions.aernet.paper import PAPER as AERNET

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import pytest
 
-from common.cli import ConfigError
+from common.config import ConfigError
 from common.data import DatasetIndex, Sample
-from common.training.experiment import make_split
+from common.data.splits import make_split
 
 
 def isic2018_like(n_train=50, n_val=10, n_test=20) -> DatasetIndex:

@@ -296,7 +296,7 @@ def test_classification_classes_come_from_the_data(capsys):
     2019's UNK column is not a class to learn; absent classes are named at the start."""
     from types import SimpleNamespace
 
-    from common.cli import ConfigError
+    from common.config import ConfigError
     from common.training.tasks import ClassificationTask
 
     def index(classes, labels):
