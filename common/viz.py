@@ -150,15 +150,14 @@ def contour_overlay(image: np.ndarray, truth: np.ndarray, pred: np.ndarray, ax=N
 def _run_split(run, split: str, fallbacks: Sequence[str], n: int | None = None):
     """A loaded run's images of ``split`` (else the first of ``fallbacks`` it has), decoded at the run's
     size through the cache: ``(split, samples, images, masks)``."""
-    from common.data import load_arrays, load_index
+    from common.data import load_arrays
     from common.data.splits import load_split
     from common.training.experiment import image_hw
+    from common.training.runs import run_index
 
-    record = run.record
     ids = load_split(Path(run.run_dir) / "split.json")
     split = split if split in ids else next(s for s in (*fallbacks, "train") if s in ids)
-    index = load_index(record["dataset"], record.get("data_dir"), synthetic_size=record.get("synthetic_size") or 200,
-                       seed=record.get("seed", 0), **run.task.index_options())
+    index = run_index(run)
     by_id = {s.id: s for s in index.samples}
     samples = [by_id[i] for i in ids[split][:n]]
     images, masks = load_arrays(index, samples, image_hw(run.cfg), progress=False)

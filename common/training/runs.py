@@ -104,6 +104,20 @@ def another_dataset(data_dir, record: dict) -> bool:
     return not own or Path(data_dir).resolve() != Path(own).resolve()
 
 
+def run_index(run: LoadedRun):
+    """The run's own dataset, re-opened as training opened it: the recorded dataset and folder, the
+    synthetic size and seed, the task's index options and the paper's subset."""
+    from common.data import load_index
+
+    record = run.record
+    index = load_index(record["dataset"], record.get("data_dir"),
+                       synthetic_size=record.get("synthetic_size") or getattr(run.cfg, "synthetic_size", 200),
+                       seed=record.get("seed", 0), **run.task.index_options())
+    if run.subset is not None:
+        index = run.subset(index, run.cfg, record.get("seed", 0))
+    return index
+
+
 def evaluation_samples(run: LoadedRun, split: str = "test", data_dir=None, dataset: str | None = None):
     """The images to score: the run's split part (``split``: train, val, test or all; test falls
     back to val when the split has none), or every image with ground truth of another dataset
@@ -122,11 +136,7 @@ def evaluation_samples(run: LoadedRun, split: str = "test", data_dir=None, datas
         if not samples:
             raise ConfigError(f"{data_dir}: no images with ground truth to score")
         return index, samples, "all", None
-    index = load_index(record["dataset"], record.get("data_dir"),
-                       synthetic_size=record.get("synthetic_size") or getattr(run.cfg, "synthetic_size", 200),
-                       seed=record.get("seed", 0), **options)
-    if run.subset is not None:
-        index = run.subset(index, run.cfg, record.get("seed", 0))
+    index = run_index(run)
     split_ids = load_split(run.run_dir / "split.json")
     if split == "test" and "test" not in split_ids:
         split = "val"

@@ -113,9 +113,9 @@ def predict_views(model, cfg, images: np.ndarray, batch_size: int = 8) -> tuple[
 def oof_maps(run_dir: Path, cache_dir=None, refresh: bool = False) -> dict:
     """A fold run's held-out ids with their maps (one view, five views), from ``oof_maps.npz`` or made
     and saved there (float16, atomic)."""
-    from common.data import load_arrays, load_index
+    from common.data import load_arrays
     from common.data.splits import load_split
-    from common.training.runs import open_run
+    from common.training.runs import open_run, run_index
     from common.training.experiment import image_hw
     from common.training.records import atomic_write_bytes
     from reproductions.transfer_ensemble.paper import PAPER
@@ -133,9 +133,7 @@ def oof_maps(run_dir: Path, cache_dir=None, refresh: bool = False) -> dict:
                 return {"ids": ids, "identity": data["identity"].astype(np.float32),
                         "five": data["five"].astype(np.float32)}
     run = open_run(PAPER, run_dir)
-    record = run.record
-    index = load_index(record["dataset"], record.get("data_dir"), synthetic_size=record.get("synthetic_size") or 200,
-                       seed=record.get("seed", 0), **run.task.index_options())
+    index = run_index(run)
     by_id = {s.id: s for s in index.samples}
     images, _ = load_arrays(index, [by_id[i] for i in ids], image_hw(run.cfg), cache_dir=cache_dir, progress=False)
     identity, five = (m.astype(np.float16) for m in predict_views(run.model, run.cfg, images))
@@ -204,8 +202,8 @@ def resolve_run(entry: str, ensemble_json: str | Path | None = None, runs_root: 
 def collect_maps(groups: dict[str, list[Path]], cache_dir=None, refresh: bool = False, progress: bool = True):
     """Every group's out-of-fold maps, sorted by image id, with the samples, their targets (at the
     maps' size) and the rows' task: ``(per_model, provenance, samples, targets, task)``."""
-    from common.data import load_arrays, load_index
-    from common.training.runs import open_run
+    from common.data import load_arrays
+    from common.training.runs import open_run, run_index
     from common.training.experiment import image_hw
     from common.training.records import load_json
     from reproductions.transfer_ensemble.paper import PAPER
@@ -231,10 +229,7 @@ def collect_maps(groups: dict[str, list[Path]], cache_dir=None, refresh: bool = 
                                                              .get("git", {}).get("commit"))} for r in runs]
         if samples is None:
             run = open_run(PAPER, runs[0])
-            task, record = run.task, run.record
-            index = load_index(record["dataset"], record.get("data_dir"),
-                               synthetic_size=record.get("synthetic_size") or 200, seed=record.get("seed", 0),
-                               **task.index_options())
+            task, index = run.task, run_index(run)
             by_id = {s.id: s for s in index.samples}
             samples = [by_id[i] for i in ids]
             _, masks = load_arrays(index, samples, image_hw(run.cfg), cache_dir=cache_dir, progress=False)
