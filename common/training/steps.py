@@ -13,6 +13,7 @@ float32 before the loss, loss scaling under float16) and XLA on TensorFlow (``--
 """
 from __future__ import annotations
 
+import functools
 from typing import Callable, Sequence
 
 import keras
@@ -25,11 +26,15 @@ def backend() -> str:
 
 
 class JaxState:
-    """Values of a set of Keras variables carried between jitted steps, written back on ``sync``."""
+    """Values of a set of Keras variables carried between jitted steps, written back on ``sync``.
+
+    The steps donate these values to XLA (``donate_argnums``: the new weights and optimizer state
+    reuse the old buffers, so they are not held twice on the device), so the state keeps its own
+    copies, never the Keras variables' buffers."""
 
     def __init__(self, groups: Sequence[Sequence]):
         self.groups = [list(g) for g in groups]
-        self.values = [[v.value for v in g] for g in self.groups]
+        self.refresh()
 
     def sync(self) -> None:
         # Copies: Keras's own compiled functions (predict_on_batch) may donate the variables'
@@ -41,8 +46,11 @@ class JaxState:
                 var.assign(jnp.array(value, copy=True))
 
     def refresh(self) -> None:
-        """Re-read the variables (after a checkpoint was loaded into them)."""
-        self.values = [[v.value for v in g] for g in self.groups]
+        """Re-read the variables (after a checkpoint was loaded into them), as copies: the next step
+        donates them."""
+        import jax.numpy as jnp
+
+        self.values = [[jnp.array(v.value, copy=True) for v in g] for g in self.groups]
 
 
 class Step:
@@ -150,7 +158,7 @@ class SupervisedStep(Step):
 
         grad_fn = jax.value_and_grad(compute_loss, has_aux=True)
 
-        @jax.jit
+        @functools.partial(jax.jit, donate_argnums=0)     # the old state's buffers become the new one's
         def step(values, x, y):
             trainable, non_trainable, opt_vars = values
             factor = loss_scale(optimizer, opt_vars)

@@ -22,6 +22,8 @@ sets as on one device.
 """
 from __future__ import annotations
 
+import functools
+
 import keras
 
 import numpy as np
@@ -202,7 +204,7 @@ class Pix2PixStep(Step):
         d_grad = jax.value_and_grad(d_loss_fn, has_aux=True)
         g_grad = jax.value_and_grad(g_loss_fn, has_aux=True)
 
-        @jax.jit
+        @functools.partial(jax.jit, donate_argnums=0)     # the old state's buffers become the new one's
         def step(values, x, y):
             g_tv, g_ntv, g_ov, d_tv, d_ntv, d_ov = values
             d_logs = {}
