@@ -43,8 +43,9 @@ def _stderr_to_file():
                 sys.stderr.write(tmp.read().decode(errors="replace"))
 
 
-def import_backend(verbose: bool = False):
-    """Import Keras and its backend quietly (unless ``verbose``); returns the ``keras`` module."""
+def import_backend(verbose: bool = False, exact: bool = True):
+    """Import Keras and its backend quietly (unless ``verbose``); returns the ``keras`` module.
+    ``exact``: TensorFlow's deterministic kernels (see :mod:`common.training.determinism`)."""
     if verbose:
         os.environ["TF_CPP_MIN_LOG_LEVEL"] = "0"
         import keras
@@ -52,7 +53,7 @@ def import_backend(verbose: bool = False):
         if keras.backend.backend() == "tensorflow":
             from common.training.determinism import configure_tensorflow
 
-            configure_tensorflow()
+            configure_tensorflow(exact)
         return keras
     # 3: errors too. TensorFlow raises a Python exception for every error that stops a run; what
     # its C++ side logs at error level on CPU (cuInit, the remapper giving up on a fusion) is not.
@@ -69,6 +70,6 @@ def import_backend(verbose: bool = False):
             from common.training.determinism import configure_tensorflow
 
             tf.get_logger().setLevel("ERROR")
-            configure_tensorflow()                    # before the runtime starts, or it is ignored
+            configure_tensorflow(exact)               # before the runtime starts, or it is ignored
             tf.config.list_logical_devices()          # the device scan is where cuInit is logged
     return keras

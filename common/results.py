@@ -93,6 +93,8 @@ def run_options(rec: dict) -> str:
         parts.append(precision)
     if scale.get("jit_requested"):
         parts.append("XLA")
+    if cfg.get("exact") is False:
+        parts.append("--fast (not bit-exact)")
     accumulate = int(cfg.get("accumulate") or 1)
     if accumulate > 1:
         batch = (cfg.get("config") or {}).get("batch_size")

@@ -89,6 +89,11 @@ def add_common_train_arguments(parser: argparse.ArgumentParser, *, default_row: 
                        help="split each of the row's batches into N micro-batches and average their gradients "
                             "into one update: the paper's batch on a card too small for it (BatchNorm then "
                             "sees micro-batches of batch/N; recorded, and the tables say so)")
+    scale.add_argument("--fast", action="store_true",
+                       help="speed over exact reruns: TensorFlow without its deterministic kernels (on a GPU "
+                            "cuDNN then picks its fastest algorithms) and with its graph rewrites; JAX without "
+                            "XLA's GPU determinism flag. Recorded; without it two runs of one command give the "
+                            "same numbers")
     scale.add_argument("--jit", action="store_true",
                        help="XLA-compile the training step on TensorFlow (JAX always compiles). It switches "
                             "TensorFlow's deterministic kernels off (XLA lacks some), so reruns may differ "

@@ -69,7 +69,11 @@ def train_main(paper: ex.Paper, argv: Sequence[str] | None = None) -> list[Path]
     records.git_info()          # the tree as it is now, when the code that will run was imported
     from common.quiet import import_backend
 
-    import_backend(verbose=args.verbose)
+    exact = not (args.fast or _recorded_fast(args))
+    from common.training.determinism import configure_xla
+
+    configure_xla(exact)                 # JAX reads XLA_FLAGS when it starts
+    import_backend(verbose=args.verbose, exact=exact)
     where = _Progress()
     try:
         return _train(paper, args, where)
@@ -94,6 +98,12 @@ def train_main(paper: ex.Paper, argv: Sequence[str] | None = None) -> list[Path]
                            + (f"continue with --resume --run-dir {where.run_dir}" if where.run_dir else
                               "nothing was kept") + "\n")
         raise
+
+
+def _recorded_fast(args) -> bool:
+    """``--resume --run-dir RUN`` of a run started with ``--fast``: it continues fast."""
+    record = Path(args.run_dir or "") / "config.json"
+    return bool(args.resume and args.run_dir and record.exists() and records.load_json(record).get("exact") is False)
 
 
 def _interrupted_message(paper, run_dir: Path | None) -> str:
@@ -151,7 +161,7 @@ def _configure_scale(spec: RunSpec) -> str:
 def _train_one(paper, spec: RunSpec, args, options: Options, where: _Progress) -> Path | None:
     from common.training.determinism import seed_everything
 
-    seed_everything(spec.seed)       # Python, NumPy and the backend; TensorFlow's graphs computed the same way
+    seed_everything(spec.seed, spec.exact)   # Python, NumPy and the backend; TensorFlow's kernels exact
     if spec.dataset == "auto":
         # name run folders after the dataset found, not "auto"
         from common.data import load_index

@@ -13,17 +13,29 @@ On TensorFlow (CPU) these are needed; the first two are set before TensorFlow's 
   is imported): with independent ops running concurrently, AER-Net's EfficientNet differed run to run
   in the sixth digit of its first epoch's loss. Each op still uses every core.
 
-JAX's compiled steps are deterministic on CPU with the seed alone.
+JAX's compiled steps are deterministic on CPU with the seed alone; on a GPU, XLA needs
+``--xla_gpu_deterministic_ops=true`` (scatter-adds, max-pool gradients and autotuned kernels are
+otherwise free to differ), which :func:`configure_xla` adds to ``XLA_FLAGS`` before JAX starts.
+
+``--fast`` chooses speed instead: none of the above but the seeds (TensorFlow's kernels and graph
+rewrites are then TensorFlow's own choice; the one inter-op thread stays). The record says which.
 """
 from __future__ import annotations
 
+import os
+
 _configured = False
+#: XLA's GPU flag for exact reruns (harmless on CPU, where XLA is deterministic anyway)
+XLA_DETERMINISTIC = "--xla_gpu_deterministic_ops=true"
 
 
-def configure_tensorflow() -> None:
-    """Deterministic kernels and graph rewrites; call before TensorFlow runs anything."""
+def configure_tensorflow(exact: bool = True) -> None:
+    """Deterministic kernels and graph rewrites (``exact``); call before TensorFlow runs anything."""
     global _configured
     if _configured:
+        return
+    _configured = True
+    if not exact:
         return
     import tensorflow as tf
 
@@ -32,13 +44,19 @@ def configure_tensorflow() -> None:
     except Exception:  # noqa: BLE001 - older TF: best effort
         pass
     tf.config.optimizer.set_experimental_options({"arithmetic_optimization": False})
-    _configured = True
 
 
-def seed_everything(seed: int) -> None:
+def configure_xla(exact: bool = True) -> None:
+    """JAX: XLA's GPU determinism flag in ``XLA_FLAGS`` for exact reruns; call before JAX starts."""
+    flags = os.environ.get("XLA_FLAGS", "")
+    if exact and XLA_DETERMINISTIC not in flags:
+        os.environ["XLA_FLAGS"] = (flags + " " + XLA_DETERMINISTIC).strip()
+
+
+def seed_everything(seed: int, exact: bool = True) -> None:
     """Seed Python, NumPy and the backend (and make TensorFlow deterministic, if not done yet)."""
     import keras
 
     if keras.backend.backend() == "tensorflow":
-        configure_tensorflow()
+        configure_tensorflow(exact)
     keras.utils.set_random_seed(seed)

@@ -22,10 +22,10 @@ from common.training import records
 #: The options a run records, in the record's own key names. ``--resume`` takes each from the
 #: record where the command line leaves it out, and refuses a value that differs from it.
 RECORDED = ("row", "config", "dataset", "data_dir", "split_spec", "fold", "seed", "encoder_weights",
-            "limit", "synthetic_size", "skip_bad", "bn_recalibrate", "precision", "accumulate")
+            "limit", "synthetic_size", "skip_bad", "bn_recalibrate", "precision", "accumulate", "exact")
 
 #: What a record written before an option existed means by leaving it out.
-RECORD_DEFAULTS = {"bn_recalibrate": 0, "precision": "float32", "skip_bad": False, "accumulate": 1}
+RECORD_DEFAULTS = {"bn_recalibrate": 0, "precision": "float32", "skip_bad": False, "accumulate": 1, "exact": True}
 
 #: Recorded options that decide the data a run sees but that an older resume did not compare: a
 #: record that lacks them is taken at its word.
@@ -49,6 +49,7 @@ class RunSpec:
     bn_recalibrate: int = 0               # BatchNorm statistics recomputed from N batches (0: off)
     precision: str = "float32"
     accumulate: int = 1                   # micro-batches per update: the row's batch in N parts
+    exact: bool = True                    # exact reruns (deterministic kernels) rather than speed (--fast)
     devices: str | int = 1
     jit: bool = False
     coordinator: str | None = None
@@ -80,6 +81,7 @@ class RunSpec:
             "encoder_weights": self.encoder_weights or "none", "limit": self.limit,
             "synthetic_size": self.synthetic_size, "skip_bad": self.skip_bad,
             "bn_recalibrate": self.bn_recalibrate, "precision": self.precision, "accumulate": self.accumulate,
+            "exact": self.exact,
             "scale": scale.current().record(), "command": command,
         }
 
@@ -165,7 +167,8 @@ def specs_from_args(paper: ex.Paper, args) -> list[RunSpec]:
         paper=paper.name, row=row, config=cfg, dataset=dataset, data_dir=given["data_dir"], seed=seed,
         limit=given["limit"],
         synthetic_size=synthetic_size, skip_bad=bool(given["skip_bad"]), bn_recalibrate=int(bn),
-        precision=given["precision"] or "float32", accumulate=int(given["accumulate"] or 1), devices=getattr(args, "devices", None) or 1,
+        precision=given["precision"] or "float32", accumulate=int(given["accumulate"] or 1),
+        exact=not given["fast"], devices=getattr(args, "devices", None) or 1,
         jit=bool(getattr(args, "jit", False)), coordinator=getattr(args, "coordinator", None),
         num_processes=getattr(args, "num_processes", None), process_id=getattr(args, "process_id", None),
         overrides=keys, batch_size_given=args.batch_size is not None or "batch_size" in keys)
@@ -185,6 +188,8 @@ def _from_record(paper: ex.Paper, run_dir: Path, given: dict):
     for option in RECORDED:
         if option in given and given[option] in (None, False) and saved.get(option) is not None:
             given[option] = saved[option]
+    if saved.get("exact") is False:
+        given["fast"] = True             # --fast is the option that records exact=False
     if given.get("fold") is None and saved.get("fold") is not None:
         given["fold"] = str(saved["fold"])
     row = row_name(paper.rows, given["row"])

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 
 import pytest
 
@@ -51,3 +52,31 @@ def test_resume_compares_two_specifications_and_reads_older_records():
     other = RunSpec(**{**{f.name: getattr(spec, f.name) for f in dataclasses.fields(spec)}, "seed": 9})
     with pytest.raises(ConfigError, match="seed=0, not 9"):
         check_resume(older, other.record(""), "RUN")
+
+
+def test_fast_is_recorded_and_a_resumed_fast_run_stays_fast(tmp_path):
+    from common.results import run_options
+
+    spec = _specs(ASNET, "--data-dir", "x", "--fast")[0]
+    record = spec.record("")
+    assert record["exact"] is False and "--fast" in run_options({"config": record})
+    assert _specs(ASNET, "--data-dir", "x")[0].record("")["exact"] is True
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.json").write_text(json.dumps({**json.loads(json.dumps(record, default=str)), "paper": "asnet",
+                                                 "config": dataclasses.asdict(spec.config)}, default=str))
+    resumed = _specs(ASNET, "--resume", "--run-dir", str(run))[0]
+    assert resumed.exact is False
+    check_resume(json.loads((run / "config.json").read_text()), resumed.record(""), run)
+
+
+def test_exact_reruns_ask_xla_for_its_deterministic_gpu_kernels(monkeypatch):
+    from common.training.determinism import XLA_DETERMINISTIC, configure_xla
+
+    monkeypatch.setenv("XLA_FLAGS", "--xla_force_host_platform_device_count=2")
+    configure_xla(exact=False)
+    assert XLA_DETERMINISTIC not in os.environ["XLA_FLAGS"]
+    configure_xla(exact=True)
+    configure_xla(exact=True)
+    flags = os.environ["XLA_FLAGS"].split()
+    assert flags == ["--xla_force_host_platform_device_count=2", XLA_DETERMINISTIC]
