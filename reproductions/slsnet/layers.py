@@ -184,7 +184,9 @@ class PAM(keras.layers.Layer):
     def call(self, inputs, training=None):
         attention = self.attention(inputs, training=training)
         d = self._flatten(self._project(self.d_conv, self.d_bn, inputs, training))  # [B, N, C]
-        attended = ops.matmul(ops.cast(attention, d.dtype), d)  # sum_i s_ji D_i
+        # sum_i s_ji D_i, in float32: a float16 copy of the [N, N] map would add half its memory
+        # under mixed precision (at 256x256, N = 65536 positions); D ([N, C]) is cast instead
+        attended = ops.cast(ops.matmul(attention, ops.cast(d, "float32")), d.dtype)
         attended = ops.reshape(attended, ops.shape(inputs))
         return ops.cast(self.eta, inputs.dtype) * attended + inputs
 
