@@ -103,7 +103,12 @@ def train_main(paper: ex.Paper, argv: Sequence[str] | None = None) -> list[Path]
 def _recorded_fast(args) -> bool:
     """``--resume --run-dir RUN`` of a run started with ``--fast``: it continues fast."""
     record = Path(args.run_dir or "") / "config.json"
-    return bool(args.resume and args.run_dir and record.exists() and records.load_json(record).get("exact") is False)
+    if not (args.resume and args.run_dir and record.exists()):
+        return False
+    try:
+        return records.load_json(record).get("exact") is False
+    except Exception:  # noqa: BLE001 - a damaged record is reported, with its fix, when the run is opened
+        return False
 
 
 def _interrupted_message(paper, run_dir: Path | None) -> str:

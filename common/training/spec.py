@@ -161,7 +161,8 @@ def specs_from_args(paper: ex.Paper, args) -> list[RunSpec]:
         try:
             cfg = dataclasses.replace(cfg, encoder_weights=weights)    # the one home of the weights
         except ValueError as exc:                                     # the row refuses them
-            raise ConfigError(f"--encoder-weights {given['encoder_weights']}: {exc}") from exc
+            raise ConfigError(f"--encoder-weights {given['encoder_weights']}: row {row!r} is trained from scratch "
+                              f"({exc}); leave the option out or give none") from exc
     keys = tuple(item.split("=", 1)[0].strip() for item in args.overrides)
     common = RunSpec(
         paper=paper.name, row=row, config=cfg, dataset=dataset, data_dir=given["data_dir"], seed=seed,
