@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import shlex
 import shutil
 import sys
 from pathlib import Path
@@ -66,6 +67,9 @@ def train_main(paper: ex.Paper, argv: Sequence[str] | None = None) -> list[Path]
     """Parse the command line and train; returns the run folder(s)."""
     parser = train_parser(paper)
     args = parser.parse_args(argv)
+    # what the record says was run: this command's own arguments (also when another program, such
+    # as the comparison suites, calls it with its own argv)
+    args.command_line = list(sys.argv[1:] if argv is None else argv)
     records.git_info()          # the tree as it is now, when the code that will run was imported
     from common.quiet import import_backend
 
@@ -182,7 +186,7 @@ def _train_one(paper, spec: RunSpec, args, options: Options, where: _Progress) -
             shutil.rmtree(run_dir, ignore_errors=True)
     run_dir, resume = _run_folder(paper, spec, args)
     where.run_dir = run_dir
-    record = spec.record("python -m reproductions.%s.train %s" % (paper.name, " ".join(sys.argv[1:])))
+    record = spec.record("python -m reproductions.%s.train %s" % (paper.name, shlex.join(args.command_line)))
     if resume:
         saved = records.load_json(run_dir / "config.json")
         check_resume(saved, record, run_dir)

@@ -32,3 +32,20 @@ def test_committed_notebook_is_the_template_executed(paper):
     text = json.dumps(outputs)
     for leak in ("/tmp/", "/home/", "/root/", "site-packages", "cuInit", "absl::"):
         assert leak not in text, leak
+
+
+def test_committed_overview_is_the_template_executed():
+    """The overview opens with the leaderboards and shows the side-by-side predictions."""
+    made = _template().overview()
+    committed = json.loads((REPO / "notebooks" / "overview.ipynb").read_text())
+    assert ["".join(c["source"]) for c in committed["cells"]] == [c.source for c in made.cells], \
+        "regenerate with: python tools/make_notebooks.py --execute overview"
+    code = [c for c in committed["cells"] if c["cell_type"] == "code"]
+    assert all(c["execution_count"] for c in code)
+    outputs = [o for c in code for o in c["outputs"]]
+    assert not [o for o in outputs if o["output_type"] == "error"]
+    text = json.dumps(outputs)
+    assert "Leaderboard: isic2017-cpu" in text
+    assert sum("image/png" in o.get("data", {}) for o in outputs) >= 2      # a leaderboard figure, the predictions
+    for leak in ("/tmp/", "/home/", "/root/", "site-packages", "cuInit", "absl::"):
+        assert leak not in text, leak

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 
 import keras
 import numpy as np
@@ -72,6 +73,8 @@ def test_the_run_records_accumulation_refuses_another_on_resume_and_the_tables_s
     run = train_main(ASNET, argv)[0]
     record = json.loads((run / "config.json").read_text())
     assert record["accumulate"] == 2 and record["config"]["batch_size"] == 4
+    # the record names this command's own arguments, not those of the program that called it
+    assert record["command"] == "python -m reproductions.asnet.train " + shlex.join(argv)
     assert record["scale"]["accumulate"] == 2
     assert "as 2 accumulated micro-batches" in run_options({"config": record})
     with pytest.raises(SystemExit):
