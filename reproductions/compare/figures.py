@@ -23,6 +23,21 @@ def _image_and_truth(index, sample):
     return image, truth.astype(bool)
 
 
+def _recorded_postprocess(run, run_dir: Path):
+    """The row's post-processing as the run scored with it: a double threshold's (T_H, T_L) as the
+    run chose them on its validation images (its ``metrics.json``)."""
+    from common.training.tasks import PostProcess
+
+    post = run.task.postprocess(run.cfg)
+    if post.tuned:
+        return post
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    recorded = metrics.get("postprocess") or {}
+    if "kind" not in recorded:                    # several checkpoints: the main one's
+        recorded = recorded.get(metrics.get("checkpoint"), {})
+    return PostProcess.from_dict(recorded)
+
+
 def pick_images(per_image_csv: Path, n: int) -> list[str]:
     """``n`` test images spread over the ranking by Jaccard of one entry (best to worst)."""
     import csv
@@ -78,7 +93,7 @@ def side_by_side(suite_name: str, runs_root: str | Path, data_dir: str | Path | 
             masks = {i: otsu_mask(decoded[i][0]) for i in ids}
         else:
             run = open_run(registry.load(entry.paper), finished[name])
-            post = run.task.postprocess(run.cfg)
+            post = _recorded_postprocess(run, finished[name])
             hw = image_hw(run.cfg)
             masks = {}
             for i in ids:
