@@ -255,6 +255,7 @@ def keep_records(suite: Suite, scored, results_dir: Path) -> None:
     ``results/compare/records/<suite>/<entry>[/fold<k>]/``, where the leaderboard links."""
     from common.results import keep_record
 
+    shown: dict[str, str] = {}
     for s in scored:
         runs = s.extra.get("runs") or []
         if not runs or suite.entry(s.name).kind != "run":
@@ -264,7 +265,11 @@ def keep_records(suite: Suite, scored, results_dir: Path) -> None:
             rel = Path(run).name if len(runs) == 1 else f"{Path(run).parent.name}/{Path(run).name}"
             target = results_dir / "records" / suite.name / (slugify(s.name) if len(runs) == 1 else rel)
             kept.append(keep_record(run, target, extra=("per_image_test*.csv", "per_image_val*.csv")))
-        s.record = ", ".join(_shown(k) for k in kept)
+        s.record = shown[s.name] = ", ".join(_shown(k) for k in kept)
+    for s in scored:                    # an ensemble links its members' kept records
+        entry = suite.entry(s.name)
+        if entry.kind == "ensemble" and all(m in shown for m in entry.members):
+            s.record = ", ".join(shown[m] for m in entry.members)
 
 
 def _shown(path: Path) -> str:
