@@ -53,7 +53,8 @@ def main(argv=None) -> int:
     from common.quiet import import_backend
 
     keras = import_backend()
-    from common.training import experiment as ex
+    from common.config import image_hw
+    from common.training.inference import predictor_for, to_model_input
     from common.training import scale
     from common.training.records import provenance
 
@@ -72,8 +73,8 @@ def main(argv=None) -> int:
         task = paper.task_for(cfg)
         model = paper.build_predictor(cfg)
         scale.prepare_model(model)
-        predict = ex.predictor_for(model, cfg, task)
-        h, w = ex.image_hw(cfg)
+        predict = predictor_for(model, cfg, task)
+        h, w = image_hw(cfg)
         one = rng.integers(0, 256, (1, h, w, 3), dtype=np.uint8)
         eight = rng.integers(0, 256, (8, h, w, 3), dtype=np.uint8)
         t1 = _timed(lambda: predict(one, batch_size=1), args.runs)
@@ -84,7 +85,7 @@ def main(argv=None) -> int:
             from common.training.tasks import Member, Predictor
             from reproductions.transfer_ensemble.tta import FIVE_VIEWS
 
-            member = Member(model, lambda x: ex.to_model_input(x, cfg), "fold")
+            member = Member(model, lambda x: to_model_input(x, cfg), "fold")
             full = Predictor([member] * 5, task.output, views=FIVE_VIEWS, spatial=task.spatial)
             t25 = _timed(lambda: full(one, batch_size=1), max(2, args.runs // 3))
             print(f"{'  25 predictions (5 views x 5 folds), 1 image':<46}{f'{h}x{w}':>10}{1000 * t25:>13.1f}"

@@ -56,7 +56,8 @@ def main(argv=None) -> int:
     from common.losses import dice_ce_loss
     from common.training import scale
     from reproductions.asnet import configs
-    from reproductions.asnet.paper import build_training, make_optimizer
+    from reproductions.asnet.optimizer import make_optimizer
+    from reproductions.asnet.paper import build_training
 
     backend = keras.backend.backend()
     chosen = scale.configure(1, args.precision, args.jit)

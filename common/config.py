@@ -206,3 +206,57 @@ def slugify(text: str) -> str:
         out.append(ch if ch.isalnum() else "-")
     slug = "-".join(p for p in "".join(out).split("-") if p)
     return slug or "row"
+
+
+# -- resolving a row's config ------------------------------------------------------------------
+
+def config_from_dict(cls, data: Mapping[str, Any]):
+    """Rebuild a frozen config dataclass from its JSON form (lists back to tuples)."""
+    hints = typing.get_type_hints(cls)
+    legacy = getattr(cls, "RECORD_DEFAULTS", {})      # fields added later: what an older record ran with
+    kwargs = {}
+    for f in dataclasses.fields(cls):
+        if f.name not in data:
+            if f.name in legacy:
+                kwargs[f.name] = legacy[f.name]
+            continue
+        value = data[f.name]
+        origin = typing.get_origin(hints[f.name])
+        if isinstance(value, list) and (origin is tuple or hints[f.name] is tuple
+                                        or (origin is typing.Union and any(
+                                            typing.get_origin(a) is tuple for a in typing.get_args(hints[f.name])))):
+            value = tuple(value)
+        kwargs[f.name] = value
+    return cls(**kwargs)
+
+
+def resolve_config(cfg, *, epochs: int | None = None, batch_size: int | None = None,
+                   image_size: str | None = None, split: str | None = None, overrides=()) -> Any:
+    """Apply the common options (epochs, batch size, image size, split) and ``--set`` items to a row config."""
+    names = {f.name for f in dataclasses.fields(cfg)}
+    changes: dict[str, Any] = {}
+    if epochs is not None:
+        changes["epochs"] = epochs
+    if batch_size is not None:
+        changes["batch_size"] = batch_size
+    if image_size is not None:
+        changes["image_size"] = parse_image_size(image_size)   # (H, W); a config checks its own
+    if split:
+        changes["split"] = split
+    for key in list(changes):
+        if key not in names:
+            raise ConfigError(f"--{key.replace('_', '-')} does not apply to {type(cfg).__name__}")
+    try:
+        cfg = apply_overrides(dataclasses.replace(cfg, **changes), overrides)
+        check_choices(cfg)
+        return cfg
+    except ValueError as exc:            # the config's own checks (__post_init__)
+        if isinstance(exc, ConfigError):
+            raise
+        raise ConfigError(str(exc)) from exc
+
+
+def image_hw(cfg) -> tuple[int, int]:
+    """The config's image size as ``(height, width)`` (configs may hold an int for square images)."""
+    size = cfg.image_size
+    return (size, size) if isinstance(size, int) else (int(size[0]), int(size[1]))

@@ -1,8 +1,9 @@
 """The shared ``table`` program: ``python -m reproductions.<paper>.table`` regenerates
 ``results/<paper>/`` from the run records, the paper's numbers beside ours.
 
-A paper package declares its tables once (:class:`PaperTables`: which tables, their specs, the
-published numbers, what else it writes) and its ``table.py`` calls :func:`table_main`; the command
+The paper's tables (their rows) and its published numbers are part of its declaration
+(:class:`~common.training.paper.Paper`: ``tables``, ``published``); its ``table.py`` adds how
+each table is shown (:class:`PaperTables`: specs, what else it writes) and calls :func:`table_main`; the command
 line, the shared tables (:func:`common.results.write_paper_tables`) and the README are the same for
 every paper, and a package writes only its extra tables.
 """
@@ -18,13 +19,15 @@ REPO = Path(__file__).resolve().parents[1]
 
 @dataclass(frozen=True)
 class PaperTables:
-    """A paper's results tables.
+    """How a paper's results tables are shown (their rows and the published numbers are the
+    paper's declaration: ``Paper.tables``, ``Paper.published``).
 
     Args:
-        rows: the rows any table may hold (row name -> config), in the paper's order.
-        tables: table name -> its rows (every table of ``specs``).
-        published: table name -> row -> metric -> the paper's number (``PUBLISHED`` of its configs).
-        specs: table name -> :class:`~common.results.TableSpec` (what it compares, on which data).
+        specs: table name -> :class:`~common.results.TableSpec` (what it compares, on which data);
+            the tables written, in this order.
+        arrange: ``(tables, published) -> (tables, published)``: where a written table is not one
+            of the paper's as declared (AER-Net's colour-space comparison under its own name, its
+            Table 3 in the paper's order with the cited rows), the tables as shown.
         preface: the first paragraph of ``results/<paper>/README.md``.
         description: what ``--help`` says the program writes.
         options: further arguments of :func:`~common.results.write_paper_tables` (``other_metrics``,
@@ -35,10 +38,8 @@ class PaperTables:
         profile_help: what ``--skip-profile`` skips in this package.
     """
 
-    rows: Mapping[str, Any]
-    tables: Mapping[str, Any]
-    published: Mapping[str, Any]
     specs: Mapping[str, Any]
+    arrange: Callable[[Mapping, Mapping], tuple[Mapping, Mapping]] | None = None
     preface: str = ""
     description: str = ""
     options: Mapping[str, Any] = field(default_factory=dict)
@@ -60,14 +61,18 @@ def table_parser(paper: str, program: PaperTables) -> argparse.ArgumentParser:
     return parser
 
 
-def table_main(paper: str, program: PaperTables, argv=None) -> int:
-    """Regenerate ``results/<paper>/``: the shared tables, then the package's extra ones."""
+def table_main(paper, program: PaperTables, argv=None) -> int:
+    """Regenerate ``results/<paper>/`` for ``paper`` (a :class:`~common.training.paper.Paper`):
+    the shared tables, then the package's extra ones."""
     from common.results import write_paper_tables
     from common.training.records import atomic_write_text
 
-    args = table_parser(paper, program).parse_args(argv)
+    args = table_parser(paper.name, program).parse_args(argv)
     results_dir = Path(args.results_dir)
-    written = write_paper_tables(paper, program.rows, program.tables, program.published, program.specs,
+    tables, published = paper.tables, paper.published
+    if program.arrange is not None:
+        tables, published = program.arrange(tables, published)
+    written = write_paper_tables(paper.name, paper.rows, tables, published, program.specs,
                                  args.runs_root, results_dir, preface=program.preface, **program.options)
     if program.extra is not None:
         md = program.extra(args, results_dir, written)

@@ -152,7 +152,7 @@ def _run_split(run, split: str, fallbacks: Sequence[str], n: int | None = None):
     size through the cache: ``(split, samples, images, masks)``."""
     from common.data import load_arrays
     from common.data.splits import load_split
-    from common.training.experiment import image_hw
+    from common.config import image_hw
     from common.training.runs import run_index
 
     ids = load_split(Path(run.run_dir) / "split.json")
@@ -170,7 +170,7 @@ def show_predictions(paper, run_dir: str | os.PathLike, n: int = 4, split: str =
 
     from common import metrics
     from common.training.runs import open_run
-    from common.training.experiment import predict_probabilities
+    from common.training.inference import predict_probabilities
 
     run = open_run(paper, run_dir)
     cfg, record, model = run.cfg, run.record, run.model
@@ -195,7 +195,7 @@ def best_and_worst(paper, run_dir: str | os.PathLike, n: int = 3, split: str = "
 
     from common import metrics
     from common.training.runs import open_run
-    from common.training.experiment import predict_probabilities
+    from common.training.inference import predict_probabilities
 
     run = open_run(paper, run_dir)
     cfg, record, model = run.cfg, run.record, run.model
@@ -242,7 +242,7 @@ def show_attribute_predictions(paper, run_dir: str | os.PathLike, n: int = 4, sp
     import matplotlib.pyplot as plt
 
     from common.training.runs import open_run
-    from common.training.experiment import predict_probabilities
+    from common.training.inference import predict_probabilities
 
     run = open_run(paper, run_dir)
     record, cfg, task = run.record, run.cfg, run.task

@@ -54,7 +54,7 @@ def main(argv=None) -> int:
     from common.quiet import import_backend
 
     import_backend(verbose=False)          # a paper's declaration may import Keras
-    from common.training.experiment import image_hw
+    from common.config import image_hw
     from reproductions import registry
 
     names = args.paper or list(registry.PAPERS)

@@ -12,7 +12,7 @@ PAPERS = ("slsnet", "aernet", "asnet", "transfer_ensemble", "isic2019_classifier
 
 
 def load(name: str):
-    """The :class:`~common.training.experiment.Paper` declared by ``reproductions.<name>.paper``."""
+    """The :class:`~common.training.paper.Paper` declared by ``reproductions.<name>.paper``."""
     if name not in PAPERS:
         raise KeyError(f"unknown paper {name!r}; the registry lists {', '.join(PAPERS)}")
     return importlib.import_module(f"reproductions.{name}.paper").PAPER

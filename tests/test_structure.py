@@ -36,7 +36,7 @@ def _is_module(dotted: str) -> bool:
 
 def _module_aliases(tree: ast.AST, path: Path) -> dict[str, str]:
     """Local names bound to the project's modules: ``from common.training import records`` and
-    ``import common.training.experiment as ex``."""
+    ``import common.training.paper as pp``."""
     out = {}
     for node in ast.walk(tree):
         if isinstance(node, ast.ImportFrom):
@@ -56,6 +56,19 @@ def test_every_paper_package_is_in_the_registry():
     missing = [p for p in packages if p not in registry.PAPERS]
     assert not missing, f"paper packages the registry does not list (add them to reproductions/registry.py): {missing}"
     assert sorted(registry.PAPERS) == packages
+
+
+def test_paper_declarations_and_the_registry_import_no_backend():
+    # The backend is imported by the commands after their arguments are read (quietly, unless
+    # --verbose); a declaration that imports Keras brings TensorFlow's start-up lines into --help.
+    import subprocess
+    import sys
+
+    code = ("import sys\nfrom reproductions import registry\nregistry.all_papers()\n"
+            "print(sorted(m for m in ('keras', 'tensorflow', 'jax', 'torch') if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "[]", f"a paper.py imports a backend at import time: {done.stdout}"
 
 
 def test_the_shared_layer_imports_no_paper():

@@ -1,7 +1,7 @@
 """``train`` for any paper package (``evaluate`` is in :mod:`common.training.evaluation`,
 ``predict`` in :mod:`common.training.prediction`).
 
-Each paper's ``train.py`` calls :func:`train_main` with its :class:`~common.training.experiment.Paper`,
+Each paper's ``train.py`` calls :func:`train_main` with its :class:`~common.training.paper.Paper`,
 so every paper behaves the same way.
 """
 from __future__ import annotations
@@ -15,9 +15,10 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-from common.config import ConfigError
+from common.config import ConfigError, image_hw
 from common.training.arguments import add_common_train_arguments
-from common.training import experiment as ex
+from common.training.dataset import show_bars
+from common.training.paper import Paper
 from common.training import records
 from common.training.fit import Options, train
 from common.training.records import os_error_message
@@ -26,11 +27,11 @@ from common.training.spec import RunSpec, check_resume, specs_from_args
 
 # -- train ---------------------------------------------------------------------------------------
 
-def _rows_epilog(paper: ex.Paper) -> str:
+def _rows_epilog(paper: Paper) -> str:
     """The rows with what each trains by default, and the quick settings of the synthetic data."""
     lines = ["rows (epochs, batch size, image size HxW and split each row uses on real data):"]
     for name, cfg in paper.rows.items():
-        h, w = ex.image_hw(cfg)
+        h, w = image_hw(cfg)
         mark = " (default)" if name == paper.default_row else ""
         lines.append(f'  "{name}"{mark}: {cfg.epochs} epochs, batch {cfg.batch_size}, {h}x{w}, '
                      f"split {getattr(cfg, 'split', '-')}")
@@ -46,7 +47,7 @@ def _rows_epilog(paper: ex.Paper) -> str:
     return "\n".join(lines)
 
 
-def train_parser(paper: ex.Paper) -> argparse.ArgumentParser:
+def train_parser(paper: Paper) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=f"python -m reproductions.{paper.name}.train",
         description=f"Train one table row of {paper.title}. Without arguments it trains the default row "
@@ -63,7 +64,7 @@ class _Progress:
     run_dir: Path | None = None
 
 
-def train_main(paper: ex.Paper, argv: Sequence[str] | None = None) -> list[Path]:
+def train_main(paper: Paper, argv: Sequence[str] | None = None) -> list[Path]:
     """Parse the command line and train; returns the run folder(s)."""
     parser = train_parser(paper)
     args = parser.parse_args(argv)
@@ -133,7 +134,7 @@ def _train(paper, args, where: _Progress | None = None) -> list[Path]:
         raise ConfigError("--dry-run checks a new run's settings; it does not combine with --resume")
     specs = specs_from_args(paper, args)
     precision = _configure_scale(specs[0])
-    options = Options(progress=ex.show_bars(args), cache_dir=args.cache_dir, finish=args.finish,
+    options = Options(progress=show_bars(args), cache_dir=args.cache_dir, finish=args.finish,
                       dry_run=args.dry_run)
     out = []
     for spec in specs:

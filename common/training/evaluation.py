@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Sequence
 
 from common.config import ConfigError
-from common.training import experiment as ex
+from common.training.paper import Paper
 from common.training import records
 from common.training.records import os_error_message
 from common.training.runs import ensemble_predictor, evaluation_samples, load_samples, open_run
@@ -85,7 +85,7 @@ def postprocess_of(task, cfg, *, postprocess: str | None = None, threshold: floa
 
 # -- evaluate ------------------------------------------------------------------------------------
 
-def evaluate_main(paper: ex.Paper, argv: Sequence[str] | None = None) -> dict:
+def evaluate_main(paper: Paper, argv: Sequence[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(
         prog=f"python -m reproductions.{paper.name}.evaluate",
         description="Score trained runs with the challenge's metrics: lesion masks as ISIC Task 1 (ACC, "

@@ -14,8 +14,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from common.config import ConfigError
-from common.training import experiment as ex
+from common.config import ConfigError, image_hw
+from common.training.dataset import PreparedData, prepare_data
+from common.training.inference import predictor_for
+from common.training.paper import Paper
 from common.training import fields, records
 from common.training.scoring import print_scores, split_targets, tuned_postprocess
 from common.training.spec import RunSpec
@@ -35,14 +37,14 @@ class Options:
 class Prepared:
     """The data of one run: the split's arrays, each part's targets, and the training part."""
 
-    data: ex.PreparedData
+    data: PreparedData
     targets: dict
     x_train: Any
     y_train: Any
     facts: dict                     # what the record keeps of the data
 
 
-def train(paper: ex.Paper, spec: RunSpec, run_dir: Path, record: dict, *, resume: bool,
+def train(paper: Paper, spec: RunSpec, run_dir: Path, record: dict, *, resume: bool,
           options: Options) -> Path | None:
     """All phases of one run in ``run_dir``; returns it (``None`` for a dry run)."""
     cfg = fields.tracked(spec.config)        # which fields the run reads: --set on any other is refused
@@ -73,7 +75,7 @@ def prepare(paper, spec: RunSpec, cfg, task, run_dir: Path, resume: bool, option
 
     # A resumed run keeps the split it started with, whatever the folder holds now.
     fixed = load_split(run_dir / "split.json") if resume and (run_dir / "split.json").exists() else None
-    data = ex.prepare_data(spec, cfg, fallback=paper.fallback_split, index_options=task.index_options(),
+    data = prepare_data(spec, cfg, fallback=paper.fallback_split, index_options=task.index_options(),
                            subset=paper.subset, fixed_split=fixed, cache_dir=options.cache_dir,
                            progress=options.progress)
     facts: dict = {"dataset": data.index.name}
@@ -152,7 +154,7 @@ def fit(paper, spec: RunSpec, cfg, task, prepared: Prepared, parts, batches, ste
     has_val = _has_val(prepared)
     monitors = list(task.monitors) if has_val else list(task.monitors[:1])
     wanted = [m.metric for m in monitors]
-    predict = ex.predictor_for(parts.predictor, cfg, task)
+    predict = predictor_for(parts.predictor, cfg, task)
     loss_fn = parts.loss or getattr(parts.step, "loss_fn", None)
     val = prepared.data.arrays.get("val")
 
@@ -163,7 +165,7 @@ def fit(paper, spec: RunSpec, cfg, task, prepared: Prepared, parts, batches, ste
                                wanted=wanted)
 
     task.postprocess(cfg)                # scoring's settings (threshold, ...) are read now, not at the end
-    h, w = ex.image_hw(cfg)
+    h, w = image_hw(cfg)
     print(f"Training {paper.name} row {spec.row!r} on {prepared.data.index.name} "
           f"({', '.join(f'{k} {len(v)}' for k, v in prepared.data.split.items())}) for {cfg.epochs} epochs at "
           f"{h}x{w}; run folder {run_dir}", file=sys.stderr)
@@ -191,7 +193,7 @@ def score(paper, spec: RunSpec, cfg, task, prepared: Prepared, parts, batches, m
 
     data, targets = prepared.data, prepared.targets
     has_val = _has_val(prepared)
-    predict = ex.predictor_for(parts.predictor, cfg, task)
+    predict = predictor_for(parts.predictor, cfg, task)
     by_checkpoint, details, posts = {}, {}, {}
     for monitor in monitors:
         parts.predictor.load_weights(str(run_dir / "checkpoints" / checkpoint_file(monitors, monitor.name)))
@@ -215,7 +217,7 @@ def score(paper, spec: RunSpec, cfg, task, prepared: Prepared, parts, batches, m
         "paper": paper.name, "row": spec.row, "task": task.kind, "dataset": data.index.name, "fold": spec.fold,
         "split": {k: len(v) for k, v in data.split.items()}, "split_spec": data.spec,
         "epochs": cfg.epochs, "epochs_done": len(history), "stopped_early": len(history) < cfg.epochs,
-        "image_size": list(ex.image_hw(cfg)),
+        "image_size": list(image_hw(cfg)),
         "encoder_weights": spec.encoder_weights or "none", "seed": spec.seed, "bn_recalibrate": spec.bn_recalibrate,
         "scale": scale.current().record(),
         "scores": by_checkpoint[main],

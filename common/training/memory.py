@@ -98,7 +98,7 @@ def dry_run_report(paper, row: str, cfg, data, batches, parts, step, accumulate:
     import numpy as np
 
     from common.training import fields
-    from common.training.experiment import image_hw
+    from common.config import image_hw
 
     x, y = batches[0]
     logs, before, peak_bytes = measure(lambda: step(x, y))

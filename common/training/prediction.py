@@ -9,15 +9,15 @@ from typing import Sequence
 
 import numpy as np
 
-from common.config import ConfigError
-from common.training import experiment as ex
+from common.config import ConfigError, image_hw
+from common.training.paper import Paper
 from common.training.records import os_error_message
 from common.training.evaluation import post_options, postprocess_of, run_options, tta_views_of, tune_on_validation
 from common.training.runs import collect_images, ensemble_predictor, evaluation_samples, open_run, run_classes
 
 # -- predict -------------------------------------------------------------------------------------
 
-def predict_main(paper: ex.Paper, argv: Sequence[str] | None = None) -> list[Path]:
+def predict_main(paper: Paper, argv: Sequence[str] | None = None) -> list[Path]:
     parser = argparse.ArgumentParser(
         prog=f"python -m reproductions.{paper.name}.predict",
         description="Write predictions in the challenge's submission format for every image given: "
@@ -74,7 +74,7 @@ def _predict(paper, args) -> list[Path]:
         items, outputs = [], []
         for path in tqdm(files, desc="predict", file=sys.stderr, disable=len(files) < 4):
             # the same decode and resize as training (common.data.decode.read_image)
-            small, (width, height) = read_image(str(path), ex.image_hw(cfg))
+            small, (width, height) = read_image(str(path), image_hw(cfg))
             outputs.append(predict(small[None], batch_size=1)[0])
             items.append((path, (height, width)))
         classes = run_classes(first)

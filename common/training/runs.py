@@ -11,8 +11,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
-from common.config import ConfigError
-from common.training import experiment as ex
+from common.config import ConfigError, config_from_dict, image_hw
+from common.training.inference import to_model_input
+from common.training.paper import Paper
 from common.training import records
 
 __all__ = ["LoadedRun", "open_run", "load_run", "checkpoint_names", "ensemble_predictor", "another_dataset",
@@ -39,7 +40,7 @@ def checkpoint_names(task, run_dir: Path) -> list[str]:
     return kept or [task.monitors[0].name]
 
 
-def open_run(paper: ex.Paper, run_dir: str | Path, checkpoint: str | None = None) -> LoadedRun:
+def open_run(paper: Paper, run_dir: str | Path, checkpoint: str | None = None) -> LoadedRun:
     """A run folder's config, record, task and predictor with a kept checkpoint's weights
     (default: the run's main checkpoint, ``best.weights.h5``)."""
     from common.training.tasks import checkpoint_file
@@ -54,7 +55,7 @@ def open_run(paper: ex.Paper, run_dir: str | Path, checkpoint: str | None = None
     row_cfg = paper.rows.get(record["row"])
     if row_cfg is None:
         raise ConfigError(f"{run_dir}: row {record['row']!r} is not a row of {paper.name}")
-    cfg = ex.config_from_dict(type(row_cfg), record["config"])
+    cfg = config_from_dict(type(row_cfg), record["config"])
     task = paper.task_for(cfg)
     names = [m.name for m in task.monitors]
     kept = checkpoint_names(task, run_dir)
@@ -72,7 +73,7 @@ def open_run(paper: ex.Paper, run_dir: str | Path, checkpoint: str | None = None
     return LoadedRun(run_dir, cfg, record, task, model, name, paper.subset)
 
 
-def load_run(paper: ex.Paper, run_dir: str | Path, checkpoint: str | None = None):
+def load_run(paper: Paper, run_dir: str | Path, checkpoint: str | None = None):
     """Config, record and the predictor with its best weights, from a run folder."""
     run = open_run(paper, run_dir, checkpoint)
     return run.cfg, run.record, run.model
@@ -82,14 +83,14 @@ def ensemble_predictor(runs: list[LoadedRun], views, task):
     """One predict function over the runs (an ensemble when several): same task and image size."""
     from common.training.tasks import Member, Predictor
 
-    sizes = {ex.image_hw(r.cfg) for r in runs}
+    sizes = {image_hw(r.cfg) for r in runs}
     if len(sizes) > 1:
         raise ConfigError(f"the runs of an ensemble must share an image size; these have "
                           f"{', '.join('x'.join(map(str, s)) for s in sorted(sizes))}")
     kinds = {r.task.kind for r in runs}
     if len(kinds) > 1:
         raise ConfigError(f"the runs of an ensemble must be one kind of task, not {', '.join(sorted(kinds))}")
-    members = [Member(r.model, (lambda c: (lambda x: ex.to_model_input(x, c)))(r.cfg), str(r.run_dir))
+    members = [Member(r.model, (lambda c: (lambda x: to_model_input(x, c)))(r.cfg), str(r.run_dir))
                for r in runs]
     return Predictor(members, task.output, views=views, spatial=task.spatial)
 
@@ -151,7 +152,7 @@ def load_samples(index, samples, cfg, cache_dir=None, progress: bool = True):
     """The samples' images and targets decoded at the run's size, through the cache."""
     from common.data import load_arrays
 
-    return load_arrays(index, samples, ex.image_hw(cfg), cache_dir=cache_dir, progress=progress)
+    return load_arrays(index, samples, image_hw(cfg), cache_dir=cache_dir, progress=progress)
 
 
 def collect_images(paths: Sequence[str]) -> list[Path]:

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from common.config import ConfigError, row_name
+from common.config import ConfigError, config_from_dict, image_hw, resolve_config, row_name
 from common.data.splits import fold_count
-from common.training import experiment as ex
+from common.training.paper import Paper
 from common.training import records
 
 #: The options a run records, in the record's own key names. ``--resume`` takes each from the
@@ -120,7 +120,7 @@ def _describe(saved, mine) -> str:
 
 # -- from the command line -------------------------------------------------------------------------
 
-def specs_from_args(paper: ex.Paper, args) -> list[RunSpec]:
+def specs_from_args(paper: Paper, args) -> list[RunSpec]:
     """The specification of each run the command line asks for (one per fold with ``--fold all``).
 
     With ``--resume --run-dir RUN``, options the command line leaves out come from RUN's record,
@@ -153,7 +153,7 @@ def specs_from_args(paper: ex.Paper, args) -> list[RunSpec]:
                 synthetic_size = paper.synthetic_defaults.get("synthetic_size")
             shown = {**quick, **({"synthetic_size": synthetic_size} if synthetic_size else {})}
             print(f"synthetic data: quick defaults {shown} (override with --epochs/--set)", file=sys.stderr)
-    cfg = ex.resolve_config(base, epochs=args.epochs, batch_size=args.batch_size, image_size=args.image_size,
+    cfg = resolve_config(base, epochs=args.epochs, batch_size=args.batch_size, image_size=args.image_size,
                             split=args.split, overrides=args.overrides)
     check_image_size(paper, cfg)
     weights = resolve_weights(paper, given["encoder_weights"], cfg)
@@ -179,7 +179,7 @@ def specs_from_args(paper: ex.Paper, args) -> list[RunSpec]:
     return [dataclasses.replace(common, fold=f) for f in folds]
 
 
-def _from_record(paper: ex.Paper, run_dir: Path, given: dict):
+def _from_record(paper: Paper, run_dir: Path, given: dict):
     """The run's row and recorded config; options the command line left out filled into ``given``."""
     if not (run_dir / "config.json").exists():
         raise ConfigError(f"--resume: {run_dir} holds no run (config.json missing)")
@@ -196,13 +196,13 @@ def _from_record(paper: ex.Paper, run_dir: Path, given: dict):
     row = row_name(paper.rows, given["row"])
     cfg_class = type(paper.rows[row])
     try:
-        recorded = ex.config_from_dict(cfg_class, saved["config"])
+        recorded = config_from_dict(cfg_class, saved["config"])
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"--resume: {run_dir}/config.json does not hold a {cfg_class.__name__} ({exc})") from exc
     return row, recorded
 
 
-def resolve_weights(paper: ex.Paper, value: str | None, cfg) -> str | None:
+def resolve_weights(paper: Paper, value: str | None, cfg) -> str | None:
     """``--encoder-weights`` (default: the row config's ``encoder_weights``) as the builders take it."""
     if value is None:
         value = getattr(cfg, "encoder_weights", None) or "none"
@@ -236,10 +236,10 @@ def folds_of(fold: str | None, cfg) -> list[int | None]:
     return [number]
 
 
-def check_image_size(paper: ex.Paper, cfg) -> None:
+def check_image_size(paper: Paper, cfg) -> None:
     """Both image sides must be multiples of the row's network stride; refused before any work."""
     multiple = paper.size_multiple(cfg) if callable(paper.size_multiple) else int(paper.size_multiple)
-    h, w = ex.image_hw(cfg)
+    h, w = image_hw(cfg)
     if h % multiple or w % multiple:
         def near(v):
             low = max(multiple, v - v % multiple)

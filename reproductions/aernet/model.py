@@ -31,6 +31,12 @@ from reproductions.aernet.layers import AttentionGate, ImageNetScaling, Residual
 CONFIG_WEIGHTS = "config"  # build_model's default: take the encoder weights from the config
 
 
+def size_multiple(cfg: AERNetConfig) -> int:
+    """Image sides must be multiples of this: the encoder's coarsest stride (32 for the backbones,
+    2 to the number of poolings for the from-scratch U-Net encoder)."""
+    return 2 ** (len(cfg.unet_encoder_filters) - 1) if cfg.encoder == UNET_ENCODER else 32
+
+
 def build_unet_encoder(input_shape: tuple[int | None, int | None, int],
                        filters: tuple[int, ...] = (64, 128, 256, 512, 1024)) -> keras.Model:
     """The contracting path of the original U-Net (Ronneberger et al. 2015), trained from scratch.

@@ -13,8 +13,8 @@ which is what the paper describes (100 epochs, then the test images).
 from __future__ import annotations
 
 from common.config import ConfigError
-from common.training.experiment import Paper, TrainingParts, build_or_explain
-from reproductions.aernet.configs import ROWS, UNET_ENCODER
+from common.training.paper import Paper, TrainingParts, build_or_explain, lazy
+from reproductions.aernet.configs import PUBLISHED, ROWS, TABLES, UNET_ENCODER
 
 
 def _model(cfg, encoder_weights):
@@ -41,9 +41,7 @@ def build_training(cfg) -> TrainingParts:
     from common.training.steps import SupervisedStep
 
     model = _model(cfg, cfg.encoder_weights)
-    if cfg.optimizer != "adam":
-        raise ConfigError(f"optimizer {cfg.optimizer!r}: AER-Net trains with adam (section 3.3)")
-    optimizer = keras.optimizers.Adam(learning_rate=cfg.learning_rate)
+    optimizer = {"adam": keras.optimizers.Adam}[cfg.optimizer](learning_rate=cfg.learning_rate)  # section 3.3
     step = SupervisedStep(model, get_loss(cfg.loss), optimizer)
     return TrainingParts(step=step, models={"model": model}, optimizers={"model": optimizer},
                          predictor=model)
@@ -70,6 +68,8 @@ PAPER = Paper(
     name="aernet",
     title="AER-Net (Lima & Braz Junior 2021), Attention Efficient Residual U-Net on CIELAB input",
     rows=ROWS,
+    tables=TABLES,
+    published=PUBLISHED,
     default_row="AER-Net",
     build_training=build_training,
     build_predictor=build_predictor,
@@ -80,7 +80,7 @@ PAPER = Paper(
     # the pretrained encoder.
     synthetic_defaults={"epochs": 3, "synthetic_size": 96, "image_size": (64, 64), "batch_size": 8,
                         "encoder_weights": None},
-    size_multiple=lambda cfg: (2 ** (len(cfg.unet_encoder_filters) - 1) if cfg.encoder == "unet" else 32),
+    size_multiple=lazy("reproductions.aernet.model:size_multiple"),
     tiny=dict(row="Attention + Residual connections + U-Net",
               sets=("unet_encoder_filters=4,8,16,32,64", "decoder_filters=32,16,8,4"),
               image_size=32, synthetic_size=16, batch_size=4, argv=("--encoder-weights", "none", "--seed", "3", "--quiet"),

@@ -12,7 +12,8 @@ from pathlib import Path
 
 from common.results import TableSpec, atomic_write_text, write_csv
 from common.tables import PaperTables, table_main
-from reproductions.aernet.configs import COLOUR_TABLE, PUBLISHED, PAPER_LABELS, ROWS, TABLES
+from reproductions.aernet.configs import COLOUR_TABLE, PAPER_LABELS, ROWS
+from reproductions.aernet.paper import PAPER
 
 REPO = Path(__file__).resolve().parents[2]
 COLOUR_KEY = "Colour spaces"  # COLOUR_TABLE under a name that makes a plain file name
@@ -41,14 +42,15 @@ PREFACE = (
     "scored on the 500 test images, each prediction at its image's own size).")
 
 
-def _tables() -> tuple[dict[str, list[str]], dict[str, dict]]:
+def _arrange(declared: dict, published: dict) -> tuple[dict[str, list[str]], dict[str, dict]]:
+    """The tables as shown: the colour-space rows under their own title, Table 3 in the paper's
+    order (cited rows first; they show as literature rows)."""
     tables, numbers = {}, {}
     for table in SPECS:
         source = COLOUR_TABLE if table == COLOUR_KEY else table
-        rows = list(TABLES[source])
-        # Table 3: the paper's order, cited rows first; they show as literature rows.
-        tables[table] = list(PUBLISHED[source]) if table == "Table 3" else rows
-        numbers[table] = PUBLISHED[source]
+        rows = list(declared[source])
+        tables[table] = list(published[source]) if table == "Table 3" else rows
+        numbers[table] = published[source]
     return tables, numbers
 
 
@@ -120,9 +122,8 @@ def _extra(args, results_dir: Path, written: list) -> str:
     return params.read_text() if params.exists() else ""
 
 
-_TABLES, _NUMBERS = _tables()
 PROGRAM = PaperTables(
-    ROWS, _TABLES, _NUMBERS, SPECS, preface=PREFACE,
+    SPECS, arrange=_arrange, preface=PREFACE,
     description="Regenerate results/aernet/ (Tables 1-3 and the colour-space comparison as Markdown "
                 "and CSV, the runs on other data, the parameters of every row) from the run records: "
                 "the paper's numbers beside ours, each of ours with its run's dataset, split, epochs, "
@@ -133,7 +134,7 @@ PROGRAM = PaperTables(
 
 
 def main(argv=None) -> int:
-    return table_main("aernet", PROGRAM, argv)
+    return table_main(PAPER, PROGRAM, argv)
 
 
 if __name__ == "__main__":

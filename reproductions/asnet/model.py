@@ -28,7 +28,14 @@ _residual_block = residual_block
 _head = sigmoid_head
 
 
-def _check_size(cfg: Config, multiple: int):
+def size_multiple(cfg: Config) -> int:
+    """Image sides must be multiples of this: the network's coarsest stride (32 for the pretrained
+    encoders; 2 to the number of poolings for the plain U-Net)."""
+    return 2 ** (len(cfg.unet_filters) - 1) if cfg.architecture == "unet" else 32
+
+
+def _check_size(cfg: Config):
+    multiple = size_multiple(cfg)
     height, width = cfg.image_size
     if height % multiple or width % multiple:
         raise ValueError(f"image_size {cfg.image_size} must be divisible by {multiple} for {cfg.architecture}")
@@ -45,7 +52,7 @@ def build_encoder_unet(cfg: Config) -> keras.Model:
     Returns:
         keras.Model "asnet" (or "baseline" without the ASM): [B, H, W, 3] -> [B, H, W, 1] sigmoid.
     """
-    _check_size(cfg, 32)
+    _check_size(cfg)
     height, width = cfg.image_size
     if len(cfg.decoder_filters) != 5 or len(cfg.decoder_residual_blocks) != 5:
         raise ValueError("decoder_filters and decoder_residual_blocks need one entry per decoder stage (5)")
@@ -87,7 +94,7 @@ def build_unet(cfg: Config) -> keras.Model:
     Returns:
         keras.Model "unet": [B, H, W, 3] -> [B, H, W, 1] sigmoid.
     """
-    _check_size(cfg, 2 ** (len(cfg.unet_filters) - 1))
+    _check_size(cfg)
     return unet.build_unet(cfg.image_size, cfg.unet_filters, name="unet")
 
 

@@ -109,7 +109,8 @@ def _cost(entry: Entry, runs: list[Path], index, samples) -> dict:
     """Parameters, MACs at the run's size, training seconds per epoch, inference images per second."""
     from common.profiling import count_macs, count_params
     from common.training.runs import open_run
-    from common.training.experiment import image_hw, predictor_for
+    from common.config import image_hw
+    from common.training.inference import predictor_for
     from common.training.records import read_csv
     from reproductions import registry
 

@@ -59,7 +59,8 @@ def side_by_side(suite_name: str, runs_root: str | Path, data_dir: str | Path | 
     from common import metrics
     from common.baselines import otsu_mask
     from common.data import load_index
-    from common.training.experiment import image_hw, to_model_input
+    from common.config import image_hw
+    from common.training.inference import to_model_input
     from common.training.runs import open_run
     from common.training.tasks import resize_probability
     from common.viz import contour_overlay

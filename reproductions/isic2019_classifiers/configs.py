@@ -11,9 +11,10 @@ from dataclasses import dataclass, replace
 from typing import ClassVar
 
 from reproductions.isic2019_classifiers.data import BALANCED_CLASSES, CLASSES, EXPERIMENTS
-from reproductions.isic2019_classifiers.models import MODELS
 
 #: the thesis's name of each model, as its tables print it
+#: the classifiers, in the thesis's order (``models.build_classifier`` builds each)
+MODELS = ("vgg16", "alexnet", "residual", "resnet101", "wide_resnet50_2")
 MODEL_NAMES = {"vgg16": "VGG16", "alexnet": "AlexNet", "residual": "Residual net",
                "resnet101": "ResNet101", "wide_resnet50_2": "Wide ResNet"}
 #: what each experiment splits (sections 5.2-5.4)

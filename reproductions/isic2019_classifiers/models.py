@@ -18,7 +18,13 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-MODELS = ("vgg16", "alexnet", "residual", "resnet101", "wide_resnet50_2")
+from reproductions.isic2019_classifiers.configs import MODELS
+
+
+def size_multiple(cfg) -> int:
+    """Image sides must be multiples of this: 2 to the number of poolings for the thesis's U-Net,
+    32 (the classifiers' coarsest stride) otherwise."""
+    return 2 ** (len(cfg.unet_filters) - 1) if cfg.model == "unet" else 32
 
 
 def _softmax_head(x, n_classes: int):

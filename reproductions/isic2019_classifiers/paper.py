@@ -8,9 +8,9 @@ import dataclasses
 import sys
 
 from common.config import ConfigError
-from common.training.experiment import Paper, TrainingParts, build_or_explain
+from common.training.paper import Paper, TrainingParts, build_or_explain, lazy
 from common.training.tasks import ClassificationTask, Monitor, SegmentationTask
-from reproductions.isic2019_classifiers.configs import ROWS
+from reproductions.isic2019_classifiers.configs import PUBLISHED, ROWS, TABLES
 from reproductions.isic2019_classifiers.data import BALANCED_CLASSES, BALANCED_PER_CLASS, CLASSES, balanced_subset
 
 UNET_MONITORS = (Monitor("jaccard", "val_jaccard", "max"), Monitor("loss", "val_loss", "min"))
@@ -51,9 +51,7 @@ def build_training(cfg) -> TrainingParts:
     from common.training.steps import SupervisedStep
 
     model = _network(cfg, cfg.encoder_weights)    # --encoder-weights sets it
-    if cfg.optimizer != "adam":
-        raise ConfigError(f"optimizer {cfg.optimizer!r}: this package trains with adam (the thesis names none)")
-    optimizer = keras.optimizers.Adam(learning_rate=cfg.learning_rate)
+    optimizer = {"adam": keras.optimizers.Adam}[cfg.optimizer](learning_rate=cfg.learning_rate)  # the thesis names none
     loss = get_loss(cfg.loss)
     return TrainingParts(step=SupervisedStep(model, loss, optimizer), models={"model": model},
                          optimizers={"model": optimizer}, predictor=model, loss=loss)
@@ -101,6 +99,8 @@ PAPER = Paper(
     title="ISIC 2019 classifiers and a U-Net (Verdeguer 2020): VGG16, AlexNet, a residual net, "
           "ResNet101, Wide ResNet",
     rows=ROWS,
+    tables=TABLES,
+    published=PUBLISHED,
     default_row="Wide ResNet",
     build_training=build_training,
     build_predictor=build_predictor,
@@ -111,7 +111,7 @@ PAPER = Paper(
     # from scratch, a few minutes on a CPU.
     synthetic_defaults={"epochs": 4, "synthetic_size": 96, "image_size": (64, 64), "n_classes": 3,
                         "encoder_weights": None},
-    size_multiple=lambda cfg: 2 ** (len(cfg.unet_filters) - 1) if cfg.model == "unet" else 32,
+    size_multiple=lazy("reproductions.isic2019_classifiers.models:size_multiple"),
     subset=subset,
     # the thesis's own residual net, narrowed, on the synthetic data's three classes
     tiny=dict(row="Residual net", sets=("residual_widths=4,8",), image_size=32, synthetic_size=40, batch_size=8,

@@ -18,7 +18,8 @@ from pathlib import Path
 
 from common.results import TableSpec, atomic_write_text, collect, fmt, summarise, write_csv
 from common.tables import PaperTables, table_main
-from reproductions.isic2019_classifiers.configs import PUBLISHED, ROWS, TABLES
+from reproductions.isic2019_classifiers.configs import ROWS
+from reproductions.isic2019_classifiers.paper import PAPER
 from reproductions.isic2019_classifiers.data import table_5_1
 
 REPO = Path(__file__).resolve().parents[2]
@@ -66,8 +67,8 @@ def table_6_3(records, results_dir: Path) -> str:
              "Wilson and the normal-approximation interval from the test part's size. Values as fractions.", "",
              "| Model | thesis | thesis interval | ours | Wilson 95 % | normal 95 % | our run |", "|---|---|---|---|---|---|---|"]
     rows = []
-    for row in TABLES["Table 6.3"]:
-        paper = PUBLISHED["Table 6.3"][row]
+    for row in PAPER.tables["Table 6.3"]:
+        paper = PAPER.published["Table 6.3"][row]
         res = summarise(records, row, "isic2019", "test", row_configs=ROWS, checkpoint="accuracy")
         thesis = f"{paper['accuracy']:.3f}", f"[{paper['ci_low']:.4f}, {paper['ci_high']:.4f}]"
         if res is None:
@@ -95,8 +96,8 @@ def _test_size(records, res) -> int:
 def table_6_2_corrected(records) -> str:
     lines = ["## Table 6.2, corrected to 8 classes (section 5.3: M_r = 5/8 · M_b)", "",
              "| Model | thesis M_b | thesis M_r | ours M_b | ours M_r |", "|---|---|---|---|---|"]
-    for row in TABLES["Table 6.2"]:
-        paper = PUBLISHED["Table 6.2"][row]["balanced_accuracy"]
+    for row in PAPER.tables["Table 6.2"]:
+        paper = PAPER.published["Table 6.2"][row]["balanced_accuracy"]
         res = summarise(records, row, "isic2019", "test", row_configs=ROWS, checkpoint="balanced_accuracy")
         ours = (fmt(res.scores["balanced_accuracy"]), fmt(5 / 8 * res.scores["balanced_accuracy"])) if res else ("—", "not run")
         lines.append(f"| {row} | {fmt(paper)} | {fmt(5 / 8 * paper)} | {ours[0]} | {ours[1]} |")
@@ -108,12 +109,12 @@ def table_6_5(records) -> str:
              "The leaderboard rows are literature rows (the challenge's test set), never ours. Ours: Table 6.4's "
              "cross-validated balanced accuracy. Values in %.", "",
              "| Method | thesis | ours |", "|---|---|---|"]
-    for row in TABLES["Table 6.4"]:
+    for row in PAPER.tables["Table 6.4"]:
         res = summarise(records, row, "isic2019", "test", row_configs=ROWS, checkpoint="balanced_accuracy")
-        paper = PUBLISHED["Table 6.4"][row]["balanced_accuracy"]
+        paper = PAPER.published["Table 6.4"][row]["balanced_accuracy"]
         lines.append(f"| {row.replace(' (cv)', '')} | {fmt(paper)} | "
                      f"{fmt(res.scores['balanced_accuracy'], res.std.get('balanced_accuracy')) if res else 'not run'} |")
-    for name, numbers in PUBLISHED["Table 6.5"].items():
+    for name, numbers in PAPER.published["Table 6.5"].items():
         lines.append(f"| {name} | {fmt(numbers['balanced_accuracy'])} | literature row (not part of this suite) |")
     return "\n".join(lines) + "\n"
 
@@ -153,7 +154,7 @@ def _extra(args, results_dir: Path, written: list) -> str:
 
 
 PROGRAM = PaperTables(
-    ROWS, {k: v for k, v in TABLES.items() if k in SPECS}, PUBLISHED, SPECS, preface=PREFACE,
+    SPECS, preface=PREFACE,
     description="Regenerate results/isic2019_classifiers/: Table 5.1 from the ground-truth CSV, Tables "
                 "6.1-6.6 from the run records, the thesis's numbers beside ours; rows not run say so.",
     options={"other_metrics": CLASSIFICATION + ("jaccard", "thresholded_jaccard", "dice"),
@@ -162,7 +163,7 @@ PROGRAM = PaperTables(
 
 
 def main(argv=None) -> int:
-    return table_main("isic2019_classifiers", PROGRAM, argv)
+    return table_main(PAPER, PROGRAM, argv)
 
 
 if __name__ == "__main__":

@@ -7,6 +7,8 @@ PatchGAN D used during adversarial training. The ablations of Table 6 are the co
 """
 from __future__ import annotations
 
+import math
+
 import keras
 
 from .configs import SLSNetConfig
@@ -15,6 +17,12 @@ from .layers import CAM, FAM, PAM, FactorizedConv
 __all__ = ["build_generator", "build_discriminator"]
 
 _BN_MOMENTUM = 0.9  # PyTorch's BatchNorm2d momentum 0.1
+
+
+def size_multiple(cfg: SLSNetConfig) -> int:
+    """Image sides must be multiples of this: the generator halves the resolution three times
+    (Section 3.1) and the multiscale block downsamples by each of its factors."""
+    return math.lcm(8, *cfg.multiscale_factors)
 
 
 def _bn(name):
@@ -82,6 +90,8 @@ def build_generator(cfg: SLSNetConfig) -> keras.Model:
         ``[B, S, S, 1]`` lesion probabilities (float32).
     """
     size = cfg.image_size[0]                      # square (SLSNetConfig checks it)
+    if size % size_multiple(cfg):
+        raise ValueError(f"image size {size} must be a multiple of {size_multiple(cfg)} for SLSNet's generator")
     image = keras.Input((size, size, cfg.in_channels), name="image")
     x = _multiscale_block(image, cfg) if cfg.use_multiscale else image
 

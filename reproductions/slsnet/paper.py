@@ -1,10 +1,8 @@
 """SLSNet as the shared commands see it: rows, builders, augmentation."""
 from __future__ import annotations
 
-import math
-
-from common.training.experiment import Paper, TrainingParts
-from reproductions.slsnet.configs import ROWS
+from common.training.paper import Paper, TrainingParts, lazy
+from reproductions.slsnet.configs import PUBLISHED, ROWS, TABLES
 
 
 def build_training(cfg) -> TrainingParts:
@@ -45,6 +43,8 @@ PAPER = Paper(
     name="slsnet",
     title="SLSNet (Sarker et al. 2021), a lightweight pix2pix GAN for skin lesion segmentation",
     rows=ROWS,
+    tables=TABLES,
+    published=PUBLISHED,
     default_row="SLSNet",
     build_training=build_training,
     build_predictor=build_predictor,
@@ -53,7 +53,7 @@ PAPER = Paper(
     weights_choices=("none",),
     # The embedded synthetic data: a few minutes on a laptop CPU (the paper's schedule on real data).
     synthetic_defaults={"epochs": 8, "synthetic_size": 128, "image_size": (64, 64), "augmentation": "none"},
-    size_multiple=lambda cfg: math.lcm(8, *cfg.multiscale_factors),  # three 2x downsamplings, Sec. 3.1
+    size_multiple=lazy("reproductions.slsnet.model:size_multiple"),
     quick_row="SLSNet (as it trains)",
     quick_note=('note: SLSNet as printed (row "SLSNet": L1 averaged, lambda = 0.1) does not learn: its '
                 "discriminator overpowers the generator (the README's \"On its own dataset\"); this quick run "

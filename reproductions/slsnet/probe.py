@@ -60,7 +60,7 @@ def main(argv=None) -> dict:
     from common.training import records
     from common.config import ConfigError
     from common.training.runs import evaluation_samples, load_samples, open_run
-    from common.training.experiment import to_model_input
+    from common.training.inference import to_model_input
     from common.training.state import load_state
     from reproductions.slsnet.paper import PAPER, build_training
 

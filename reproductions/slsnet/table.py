@@ -12,7 +12,7 @@ from pathlib import Path
 from common.results import TableSpec, atomic_write_text, write_csv
 from common.tables import PaperTables, table_main
 from common.training.records import device_info
-from reproductions.slsnet.configs import PUBLISHED, ROWS, TABLES
+from reproductions.slsnet.paper import PAPER
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -44,8 +44,8 @@ def table5(results_dir: Path, runs: int = 10) -> str:
              "| Row | params paper (M) | params ours (M) | MACs paper (G) | MACs ours (G) | latency paper (ms) "
              "| latency ours (ms) | FPS paper | FPS ours | attention MACs ours (G) |", "|---|---|---|---|---|---|---|---|---|---|"]
     rows = []
-    for row in TABLES["Table 5"]:
-        p = PUBLISHED["Table 5"][row]
+    for row in PAPER.tables["Table 5"]:
+        p = PAPER.published["Table 5"][row]
         ours = profile_row(row, runs=runs, warmup=3)
         lines.append(f"| {row} | 2.35 | {ours['params'] / 1e6:.2f} | {p['macs_g']:.2f} | {ours['macs'] / 1e9:.2f} "
                      f"| {p['latency_ms']} | {ours['latency_ms']:.1f} | {p['fps']} | {ours['fps']:.1f} "
@@ -59,7 +59,7 @@ def table5(results_dir: Path, runs: int = 10) -> str:
     md = "\n".join(lines) + "\n"
     atomic_write_text(results_dir / "table_5.md", md)
     write_csv(results_dir / "table_5.csv", rows)
-    write_csv(results_dir / "table_5_paper.csv", [{"row": k, **v} for k, v in PUBLISHED["Table 5"].items()])
+    write_csv(results_dir / "table_5_paper.csv", [{"row": k, **v} for k, v in PAPER.published["Table 5"].items()])
     return md
 
 
@@ -71,7 +71,7 @@ def _extra(args, results_dir: Path, written: list) -> str:
 
 
 PROGRAM = PaperTables(
-    ROWS, TABLES, PUBLISHED, SPECS, preface="SLSNet (Sarker et al., Expert Systems With Applications 183, 2021).",
+    SPECS, preface="SLSNet (Sarker et al., Expert Systems With Applications 183, 2021).",
     description="Regenerate results/slsnet/ (Tables 3-8 as Markdown and CSV) from the run records: "
                 "the paper's numbers beside ours, each of ours with its run's dataset, split, epochs, "
                 "size, backend and hardware; rows not run say so.",
@@ -80,7 +80,7 @@ PROGRAM = PaperTables(
 
 
 def main(argv=None) -> int:
-    return table_main("slsnet", PROGRAM, argv)
+    return table_main(PAPER, PROGRAM, argv)
 
 
 if __name__ == "__main__":

@@ -94,7 +94,7 @@ def _views():
 
 def predict_views(model, cfg, images: np.ndarray, batch_size: int = 8) -> tuple[np.ndarray, np.ndarray]:
     """The image as it is, and the mean over the five test-time views: two maps [N, H, W] per image."""
-    from common.training.experiment import to_model_input
+    from common.training.inference import to_model_input
 
     identity, five = [], []
     for start in range(0, len(images), batch_size):
@@ -116,7 +116,7 @@ def oof_maps(run_dir: Path, cache_dir=None, refresh: bool = False) -> dict:
     from common.data import load_arrays
     from common.data.splits import load_split
     from common.training.runs import open_run, run_index
-    from common.training.experiment import image_hw
+    from common.config import image_hw
     from common.training.records import atomic_write_bytes
     from reproductions.transfer_ensemble.paper import PAPER
 
@@ -204,7 +204,7 @@ def collect_maps(groups: dict[str, list[Path]], cache_dir=None, refresh: bool = 
     maps' size) and the rows' task: ``(per_model, provenance, samples, targets, task)``."""
     from common.data import load_arrays
     from common.training.runs import open_run, run_index
-    from common.training.experiment import image_hw
+    from common.config import image_hw
     from common.training.records import load_json
     from reproductions.transfer_ensemble.paper import PAPER
 
@@ -388,7 +388,7 @@ def score_other_images(groups: dict[str, list[Path]], result: dict, data_dir: st
     model), the models averaged for the ensemble, and each scored with the (T_H, T_L) that ``result``
     chose on the out-of-fold maps (never tuned on these images)."""
     from common.data import load_arrays, load_index
-    from common.training.experiment import image_hw
+    from common.config import image_hw
     from common.training.tasks import PostProcess
 
     from reproductions.transfer_ensemble.tta import FIVE_VIEWS

@@ -40,6 +40,11 @@ ENCODER_TAPS = {
 }
 
 
+def size_multiple(cfg: TEConfig) -> int:
+    """Image sides must be multiples of this: every encoder (and DeepLabV3+'s) reaches stride 32."""
+    return 32
+
+
 def _conv(x, filters, kernel, name, init, activation=None, use_bias=True):
     return layers.Conv2D(filters, kernel, padding="same", kernel_initializer=init, activation=activation,
                          use_bias=use_bias, name=name)(x)

@@ -16,17 +16,15 @@
 """
 from __future__ import annotations
 
-import keras
 import numpy as np
 
 from common.config import ConfigError
-from common.training.experiment import Paper, TrainingParts, build_or_explain
-from common.training.optimizers import CoupledL2
+from common.training.paper import Paper, TrainingParts, build_or_explain, lazy
 from common.training.tasks import AttributeTask, Monitor, SegmentationTask
 from reproductions.transfer_ensemble import tta  # noqa: F401 - registers --tta five
-from reproductions.transfer_ensemble.configs import LESION_ROWS, ROWS
+from reproductions.transfer_ensemble.configs import LESION_ROWS, PUBLISHED, ROWS, TABLES
 
-__all__ = ["PAPER", "LesionTask", "PaperAttributeTask", "make_optimizer", "CoupledAdam"]
+__all__ = ["PAPER", "LesionTask", "PaperAttributeTask"]
 
 MONITORS = (Monitor("loss", "val_loss", "min"),)  # sec. II.B.2: "saved ... based on the loss value"
 
@@ -71,32 +69,6 @@ def task(cfg):
     return LesionTask() if cfg.attribute is None else PaperAttributeTask()
 
 
-@keras.saving.register_keras_serializable(package="transfer_ensemble")
-class CoupledAdam(CoupledL2, keras.optimizers.Adam):
-    """Adam whose weight decay is an L2 term on every gradient, ``g + l2 * w``, before the moments
-    (``decay_mode="coupled"``: the penalty a ``kernel_regularizer`` on all layers would add;
-    :class:`common.training.optimizers.CoupledL2`).
-
-    Args:
-        l2: the coupled weight decay.
-        **kwargs: `keras.optimizers.Adam` arguments (``weight_decay`` must stay None).
-    """
-
-
-def make_optimizer(cfg) -> keras.optimizers.Optimizer:
-    """Section II.B.2's optimizer under ``cfg.decay_mode`` (see the module docstring)."""
-    if cfg.optimizer != "amsgrad":
-        raise ConfigError(f"optimizer {cfg.optimizer!r}: the paper trains with amsgrad")
-    if cfg.decay_mode == "keras2":
-        rate = keras.optimizers.schedules.InverseTimeDecay(cfg.learning_rate, decay_steps=1, decay_rate=cfg.decay)
-        return keras.optimizers.Adam(learning_rate=rate, amsgrad=True)
-    if cfg.decay_mode == "decoupled":
-        return keras.optimizers.AdamW(learning_rate=cfg.learning_rate, weight_decay=cfg.decay, amsgrad=True)
-    if cfg.decay_mode == "coupled":
-        return CoupledAdam(l2=cfg.decay, learning_rate=cfg.learning_rate, amsgrad=True)
-    return keras.optimizers.Adam(learning_rate=cfg.learning_rate, amsgrad=True)
-
-
 def _loss(cfg):
     from common.losses import jaccard_bce_loss, squared_jaccard_loss
 
@@ -114,6 +86,7 @@ def _network(cfg, encoder_weights, input_shape=None):
 
 def build_training(cfg) -> TrainingParts:
     from common.training.steps import SupervisedStep
+    from reproductions.transfer_ensemble.optimizer import make_optimizer
 
     model = _network(cfg, cfg.encoder_weights)    # --encoder-weights sets it
     optimizer = make_optimizer(cfg)
@@ -140,6 +113,8 @@ PAPER = Paper(
     title="the transfer-learning ensemble (Koohbanani et al. 2018): pyramid-pooling U-Nets on pretrained "
           "encoders and DeepLabV3+, test-time views, ensembles, double-threshold post-processing, attributes",
     rows=ROWS,
+    tables=TABLES,
+    published=PUBLISHED,
     default_row=next(iter(LESION_ROWS)),
     build_training=build_training,
     build_predictor=build_predictor,
@@ -150,7 +125,7 @@ PAPER = Paper(
     # attribute rows take the synthetic attribute masks.
     synthetic_defaults={"epochs": 6, "synthetic_size": 48, "image_size": (64, 96), "batch_size": 4,
                         "encoder_weights": None},
-    size_multiple=32,
+    size_multiple=lazy("reproductions.transfer_ensemble.model:size_multiple"),
     # the same-padded Xception encoder (full depth, random weights) under a narrowed pyramid decoder
     tiny=dict(row="Xception", sets=("pyramid_width=4", "head_width=4", "aggregation_width=4", "decoder_widths=4,4",
                                     "augment=none"),

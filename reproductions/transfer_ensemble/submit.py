@@ -38,7 +38,7 @@ def submit(lesion_json: Path, images: list[Path], out: Path, attributes_json: Pa
            tta: str = "five") -> dict:
     """Write the Task 1 masks and, with ``attributes_json``, the three Task 2 submissions."""
     from common.data.decode import read_image
-    from common.training.experiment import image_hw
+    from common.config import image_hw
     from common.training.tasks import PostProcess, tta_views
     from common.training.tasks.segmentation import resize_probability
     from reproductions.transfer_ensemble.ensemble import resolve_run

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from common.results import TableSpec
 from common.tables import PaperTables, table_main
-from reproductions.transfer_ensemble.configs import PUBLISHED, ROWS, TABLES
+from reproductions.transfer_ensemble.paper import PAPER
 
 REPO = Path(__file__).resolve().parents[2]
 ENSEMBLE = "python -m reproductions.transfer_ensemble.ensemble"
@@ -126,7 +126,7 @@ def _extra(args, results_dir: Path, written: list) -> str:
 
 
 PROGRAM = PaperTables(
-    ROWS, TABLES, PUBLISHED, SPECS, preface=PREFACE, options={"derived": DERIVED},
+    SPECS, preface=PREFACE, options={"derived": DERIVED},
     description="Regenerate results/transfer_ensemble/ (Tables I-III as Markdown and CSV) from the run "
                 "records: the paper's numbers beside ours, each of ours with its runs' provenance; rows "
                 "not run say so.",
@@ -134,7 +134,7 @@ PROGRAM = PaperTables(
 
 
 def main(argv=None) -> int:
-    return table_main("transfer_ensemble", PROGRAM, argv)
+    return table_main(PAPER, PROGRAM, argv)
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 from common.config import ConfigError
-from common.training import experiment as ex
+from common.config import resolve_config
 from common.training import fields
 from reproductions import registry
 
@@ -55,7 +55,7 @@ def test_an_unsupported_value_is_refused_naming_the_supported_ones(name, field_n
     paper = registry.load(name)
     cfg = paper.rows[paper.default_row]
     with pytest.raises(ConfigError) as err:
-        ex.resolve_config(cfg, **_set(f"{field_name}=no_such_value"))
+        resolve_config(cfg, **_set(f"{field_name}=no_such_value"))
     message = str(err.value)
     allowed = type(cfg).CHOICES[field_name]
     assert field_name in message and all(("none" if a is None else str(a)) in message for a in allowed)

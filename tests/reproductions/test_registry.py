@@ -15,7 +15,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from model_harness import check_model  # noqa: E402
 
 from common.config import apply_overrides  # noqa: E402
-from common.training.experiment import Paper, image_hw  # noqa: E402
+from common.config import image_hw  # noqa: E402
+from common.training.paper import Paper  # noqa: E402
 from reproductions import registry  # noqa: E402
 
 #: Narrow settings per paper (the architecture of the row, a few filters, a small image): the

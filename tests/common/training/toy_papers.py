@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from common.training.experiment import Paper, TrainingParts
+from common.training.paper import Paper, TrainingParts
 from common.training.tasks import AttributeTask, ClassificationTask, SegmentationTask
 
 

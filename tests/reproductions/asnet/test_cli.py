@@ -37,7 +37,7 @@ def train(argv):
 
 
 def test_poly_schedule_and_its_serialization():
-    from reproductions.asnet.paper import PolyDecay
+    from reproductions.asnet.optimizer import PolyDecay
 
     schedule = PolyDecay(0.01, 100, 0.9)
     for step in (0, 1, 50, 99):
@@ -51,7 +51,7 @@ def test_poly_schedule_and_its_serialization():
 
 def test_coupled_weight_decay_is_pytorchs_sgd():
     """buf = 0.9 buf + (g + wd w); w -= lr buf (torch.optim.SGD, momentum 0.9, weight_decay 1e-4)."""
-    from reproductions.asnet.paper import CoupledSGD
+    from reproductions.asnet.optimizer import CoupledSGD
 
     w0 = np.array([1.0, -2.0, 0.5], "float32")
     grads = [np.array([0.3, 0.1, -0.2], "float32"), np.array([-0.1, 0.4, 0.2], "float32")]
@@ -72,7 +72,7 @@ def test_coupled_weight_decay_is_pytorchs_sgd():
 
 def test_optimizer_of_section_2_5():
     from reproductions.asnet.configs import BASE
-    from reproductions.asnet.paper import CoupledSGD, PolyDecay, make_optimizer
+    from reproductions.asnet.optimizer import CoupledSGD, PolyDecay, make_optimizer
 
     opt = make_optimizer(BASE, steps_per_epoch=173)
     assert isinstance(opt, CoupledSGD) and opt.l2 == 1e-4 and opt.momentum == 0.9
@@ -130,7 +130,7 @@ def test_fold_all_writes_one_run_per_fold_scoring_its_held_out_fold(folds):
 def test_poly_schedule_ran_to_the_end_of_the_run(folds):
     """The optimizer's iterations (the schedule's step, in the checkpoint) reach epochs x steps."""
     from reproductions.asnet.configs import BASE
-    from reproductions.asnet.paper import make_optimizer
+    from reproductions.asnet.optimizer import make_optimizer
 
     with np.load(folds[1][0] / "checkpoints" / "last.npz") as state:
         iterations = int(state["optimizer/model/00000"])

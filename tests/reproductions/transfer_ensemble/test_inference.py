@@ -10,7 +10,8 @@ keras = pytest.importorskip("keras")
 from common.training.tasks import Member, PostProcess, Predictor  # noqa: E402
 from reproductions.transfer_ensemble import plan  # noqa: E402
 from reproductions.transfer_ensemble.configs import BASE, ROWS  # noqa: E402
-from reproductions.transfer_ensemble.paper import LesionTask, PaperAttributeTask, make_optimizer  # noqa: E402
+from reproductions.transfer_ensemble.optimizer import make_optimizer  # noqa: E402
+from reproductions.transfer_ensemble.paper import LesionTask, PaperAttributeTask  # noqa: E402
 from reproductions.transfer_ensemble.tta import FIVE_VIEWS, contrast_stretch, sharpen  # noqa: E402
 
 
