@@ -88,7 +88,9 @@ def add_common_train_arguments(parser: argparse.ArgumentParser, *, default_row: 
     scale.add_argument("--accumulate", type=positive_int, default=None, metavar="N",
                        help="split each of the row's batches into N micro-batches and average their gradients "
                             "into one update: the paper's batch on a card too small for it (BatchNorm then "
-                            "sees micro-batches of batch/N; recorded, and the tables say so)")
+                            "sees micro-batches of batch/N; recorded, and the tables say so). Default: what "
+                            "the row needs to fit an 11 GB card (SLSNet 256: 4, the ensemble's attribute rows: "
+                            "4, the thesis's U-Net: 32, every other row: 1); the run says so")
     scale.add_argument("--fast", action="store_true",
                        help="speed over exact reruns: TensorFlow without its deterministic kernels (on a GPU "
                             "cuDNN then picks its fastest algorithms) and with its graph rewrites; JAX without "

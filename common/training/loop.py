@@ -7,18 +7,16 @@ training state), ``checkpoints/best.weights.h5`` (the weights that scored best o
 ``state.json``. Killed at any point, the run resumes from the last finished epoch and ends where an
 uninterrupted run ends. A non-finite loss stops the run, naming the epoch and batch.
 
-Batches are prepared (read, augmented, converted) in a background thread while the step runs
-(:class:`Prefetcher`, two batches ahead); each batch's content depends only on (seed, epoch,
-position), so prefetching changes no number. How an epoch's time splits into waiting for input,
+Batches are prepared (read, augmented, converted) by a small pool of threads while the step runs
+(:class:`Prefetcher`, up to four workers and two batches ahead); each batch's content depends only
+on (seed, epoch, position), so the workers change no number. How an epoch's time splits into waiting for input,
 training steps and validation is kept in :data:`last_timings` (one dict per epoch of the latest
 ``train_loop`` call; ``benchmarks/epoch.py`` prints it).
 """
 from __future__ import annotations
 
 import math
-import queue
 import sys
-import threading
 import time
 from pathlib import Path
 from typing import Callable, Mapping, Sequence
@@ -34,59 +32,65 @@ from common.training.state import load_state, save_state, save_weights_atomic
 last_timings: list[dict] = []
 
 
-class Prefetcher:
-    """Iterate ``batches[0..n-1]`` with up to ``depth`` of them prepared ahead in a daemon thread.
+def default_workers() -> int:
+    """Threads preparing batches: up to four, no more than the machine's cores."""
+    import os
 
-    ``wait`` accumulates the seconds the consumer spent waiting for a batch that was not ready.
-    An exception raised while preparing a batch is raised again in the consumer, at that batch.
-    Closing early (``close()``) stops the thread after the batch it is preparing.
+    return max(1, min(4, os.cpu_count() or 1))
+
+
+class Prefetcher:
+    """Iterate ``batches[0..n-1]`` in order, prepared ahead by a small pool of worker threads.
+
+    Batch ``i`` is ``batches[i]``, a pure function of (seed, epoch, position), so the workers change
+    no number and the consumer gets the batches in order. Up to ``depth`` batches beyond those the
+    ``workers`` are preparing wait ready. ``wait`` accumulates the seconds the consumer spent
+    waiting for a batch that was not ready. An exception raised while preparing a batch is raised
+    again in the consumer, at that batch. Closing early (``close()``) cancels the batches not yet
+    started and lets the workers finish the ones they are preparing.
     """
 
-    _END = object()
+    def __init__(self, batches, n: int | None = None, depth: int = 2, workers: int | None = None):
+        from collections import deque
+        from concurrent.futures import ThreadPoolExecutor
 
-    def __init__(self, batches, n: int | None = None, depth: int = 2):
         self.batches, self.n = batches, len(batches) if n is None else int(n)
         self.wait = 0.0
-        self._queue: queue.Queue = queue.Queue(maxsize=max(1, depth))
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._work, daemon=True, name="batch-prefetch")
-        self._thread.start()
+        self.workers = default_workers() if workers is None else max(1, int(workers))
+        self._limit = self.workers + max(0, int(depth)) - 1 if depth else self.workers
+        self._pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="batch-prefetch")
+        self._ahead: deque = deque()
+        self._next = 0
+        self._closed = False
+        self._fill()
 
-    def _work(self):
-        try:
-            for i in range(self.n):
-                if self._stop.is_set():
-                    return
-                item = (None, self.batches[i])
-                while not self._stop.is_set():
-                    try:
-                        self._queue.put(item, timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-        except BaseException as exc:  # noqa: BLE001 - handed to the consumer
-            self._queue.put((exc, None))
-            return
-        self._queue.put((None, self._END))
+    def _fill(self):
+        while not self._closed and self._next < self.n and len(self._ahead) < max(self._limit, 1):
+            self._ahead.append(self._pool.submit(self.batches.__getitem__, self._next))
+            self._next += 1
 
     def __iter__(self):
-        while True:
-            start = time.perf_counter()
-            exc, item = self._queue.get()
-            self.wait += time.perf_counter() - start
-            if exc is not None:
-                raise exc
-            if item is self._END:
-                return
-            yield item
+        try:
+            while self._ahead:
+                future = self._ahead.popleft()
+                start = time.perf_counter()
+                try:
+                    item = future.result()
+                finally:
+                    self.wait += time.perf_counter() - start
+                self._fill()
+                yield item
+        except BaseException:
+            self.close()
+            raise
+        self.close()
 
     def close(self):
-        self._stop.set()
-        while self._thread.is_alive():
-            try:
-                self._queue.get(timeout=0.05)
-            except queue.Empty:
-                pass
+        self._closed = True
+        for future in self._ahead:
+            future.cancel()
+        self._ahead.clear()
+        self._pool.shutdown(wait=True, cancel_futures=True)
 
 
 class TrainingDiverged(RuntimeError):

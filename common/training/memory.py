@@ -65,6 +65,32 @@ def measure(update: Callable[[], object]) -> tuple[object, int | None, int | Non
     return result, before, peak()
 
 
+#: what one update of a row may take by default (GB): an 11 GB card, less the CUDA context and the
+#: framework's own share, with room for the weights and optimizer state held beside the update
+BUDGET_GB = 8.0
+
+
+def default_accumulation(batch: int, micro: int | None, devices: int = 1) -> int:
+    """Micro-batches per update a row takes when ``--accumulate`` is not given: the fewest that
+    split ``batch`` evenly over ``devices`` with at most ``micro`` images per device (``micro``:
+    the row's :attr:`~common.training.paper.Paper.micro_batch`; None: no limit)."""
+    if micro is None or batch < 1:
+        return 1
+    for parts in range(1, batch + 1):
+        share, left = divmod(batch, parts * max(devices, 1))
+        if not left and share <= max(int(micro), 1):
+            return parts
+        if share == 0:
+            break
+    return 1                       # no even split: whole batches (the run says what it can)
+
+
+def per_pixel_micro_batch(height: int, width: int, bytes_per_pixel: float, budget_gb: float = BUDGET_GB) -> int:
+    """Images per update that fit ``budget_gb`` for a network whose training step takes about
+    ``bytes_per_pixel`` bytes per input pixel (measured with ``--dry-run``)."""
+    return max(1, int(budget_gb * 1e9 // (bytes_per_pixel * height * width)))
+
+
 def largest_batch(batch: int, before: int, peak_bytes: int, card_gb: float) -> int:
     """The largest batch whose update fits ``card_gb`` GB, from one update's peak at ``batch``."""
     per_image = max(peak_bytes - before, 1) / max(batch, 1)

@@ -76,6 +76,11 @@ class Paper:
     subset: Callable | None = None
     tables: Mapping[str, Any] = field(default_factory=dict)
     published: Mapping[str, Any] = field(default_factory=dict)
+    #: ``cfg -> int | None``: the most images per device one training step of the row should take
+    #: to fit an 11 GB card (:data:`common.training.memory.BUDGET_GB`); where the row's batch is
+    #: larger, it trains as micro-batches whose gradients make one update (``--accumulate``, which
+    #: overrides it), so the effective batch is still the row's. None: any batch the row sets.
+    micro_batch: Callable[[Any], int | None] | None = None
     #: the row the quick start trains on the synthetic data when --row is omitted, and the one line
     #: that says why (SLSNet: the row as printed does not learn; the run names the row that does)
     quick_row: str | None = None

@@ -168,7 +168,8 @@ def specs_from_args(paper: Paper, args) -> list[RunSpec]:
         paper=paper.name, row=row, config=cfg, dataset=dataset, data_dir=given["data_dir"], seed=seed,
         limit=given["limit"],
         synthetic_size=synthetic_size, skip_bad=bool(given["skip_bad"]), bn_recalibrate=int(bn),
-        precision=given["precision"] or "float32", accumulate=int(given["accumulate"] or 1),
+        precision=given["precision"] or "float32",
+        accumulate=int(given["accumulate"] or default_accumulation_of(paper, row, cfg, getattr(args, "devices", None))),
         exact=not given["fast"], devices=getattr(args, "devices", None) or 1,
         jit=bool(getattr(args, "jit", False)), coordinator=getattr(args, "coordinator", None),
         num_processes=getattr(args, "num_processes", None), process_id=getattr(args, "process_id", None),
@@ -248,3 +249,22 @@ def check_image_size(paper: Paper, cfg) -> None:
         raise ConfigError(f"image size {h}x{w}: both sides must be multiples of {multiple} for this "
                           f"row (its network halves the resolution {multiple.bit_length() - 1} times); "
                           f"e.g. {near(h)} for {h}" + (f", {near(w)} for {w}" if w != h else ""))
+
+
+def default_accumulation_of(paper: Paper, row: str, cfg, devices: int | None = None) -> int:
+    """The micro-batches per update a row takes when ``--accumulate`` is not given (see
+    :attr:`~common.training.paper.Paper.micro_batch`); said in one line when it is more than one."""
+    from common.training.memory import default_accumulation
+
+    devices = devices or 1
+    micro = paper.micro_batch(cfg) if paper.micro_batch is not None else None
+    parts = default_accumulation(cfg.batch_size, micro, devices)
+    if parts > 1:
+        h, w = image_hw(cfg)
+        each = cfg.batch_size // (parts * devices)
+        print(f"row {row!r} at {h}x{w}: each batch of {cfg.batch_size} trains as {parts} micro-batches "
+              f"({each} image{'s' if each > 1 else ''}{' per device' if devices > 1 else ''} each) whose gradients "
+              f"make one update (gradient accumulation: the effective batch stays {cfg.batch_size}), so that "
+              "one update fits an 11 GB card; --accumulate N chooses another split, --accumulate 1 none",
+              file=sys.stderr)
+    return parts

@@ -112,6 +112,7 @@ PAPER = Paper(
     synthetic_defaults={"epochs": 4, "synthetic_size": 96, "image_size": (64, 64), "n_classes": 3,
                         "encoder_weights": None},
     size_multiple=lazy("reproductions.isic2019_classifiers.models:size_multiple"),
+    micro_batch=lazy("reproductions.isic2019_classifiers.models:micro_batch"),
     subset=subset,
     # the thesis's own residual net, narrowed, on the synthetic data's three classes
     tiny=dict(row="Residual net", sets=("residual_widths=4,8",), image_size=32, synthetic_size=40, batch_size=8,

@@ -117,6 +117,16 @@ class Pix2PixStep(Step):
         else:
             raise RuntimeError(f"SLSNet training supports the tensorflow and jax backends, not {name!r}")
 
+    def __call__(self, x, y) -> dict:
+        if self.adversarial and len(x) < 2:
+            from common.config import ConfigError
+
+            raise ConfigError(
+                f"a batch of {len(x)} image: SLSNet's discriminator update takes half of each batch as real "
+                "pairs and half as generated ones (Section 3.4), so it needs batches (or --accumulate "
+                "micro-batches) of at least 2 images; give a larger --batch-size or fewer --accumulate parts")
+        return super().__call__(x, y)
+
     # -- TensorFlow -------------------------------------------------------------------------------
     def _make_tf(self):
         import tensorflow as tf

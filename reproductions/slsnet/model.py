@@ -25,6 +25,28 @@ def size_multiple(cfg: SLSNetConfig) -> int:
     return math.lcm(8, *cfg.multiscale_factors)
 
 
+#: bytes a training step holds per float32 attention entry (the energies, their softmax and both
+#: gradients, less what is freed on the way): measured with ``--dry-run`` on TensorFlow's CPU
+#: allocator, 2.63 GB for a batch of 8 at 128x128
+ATTENTION_BYTES_PER_ENTRY = 9.2
+
+
+def micro_batch(cfg: SLSNetConfig) -> int:
+    """The most images one training step should take to fit an 11 GB card: each position-attention
+    module holds an (N x N) matrix per image for the N positions of its map (Section 3.2), two at
+    half the input's side, so the memory grows with the fourth power of the side. Never below 2:
+    the discriminator's update takes half of each batch as real pairs, half as generated ones."""
+    from common.training.memory import BUDGET_GB
+
+    if not cfg.use_pam:
+        return max(2, cfg.batch_size)
+    h, w = cfg.image_size
+    sides = [2, 4, 8, 8] + [8 // 2 ** g for g in range(1, len(cfg.decoder_widths) + 1)]
+    entries = sum(((h // f) * (w // f)) ** 2 for f in sides if f >= 1)
+    per_image = ATTENTION_BYTES_PER_ENTRY * entries
+    return max(2, int(BUDGET_GB * 1e9 // per_image))
+
+
 def _bn(name):
     return keras.layers.BatchNormalization(momentum=_BN_MOMENTUM, name=name)
 

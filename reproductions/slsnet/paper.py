@@ -54,6 +54,7 @@ PAPER = Paper(
     # The embedded synthetic data: a few minutes on a laptop CPU (the paper's schedule on real data).
     synthetic_defaults={"epochs": 8, "synthetic_size": 128, "image_size": (64, 64), "augmentation": "none"},
     size_multiple=lazy("reproductions.slsnet.model:size_multiple"),
+    micro_batch=lazy("reproductions.slsnet.model:micro_batch"),
     quick_row="SLSNet (as it trains)",
     quick_note=('note: SLSNet as printed (row "SLSNet": L1 averaged, lambda = 0.1) does not learn: its '
                 "discriminator overpowers the generator (the README's \"On its own dataset\"); this quick run "

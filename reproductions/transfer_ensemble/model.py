@@ -45,6 +45,24 @@ def size_multiple(cfg: TEConfig) -> int:
     return 32
 
 
+#: bytes one training step holds per input pixel of each image, by encoder: measured with
+#: ``--dry-run`` on TensorFlow's CPU allocator at 384x576, the peak less what the weights and the
+#: optimizer state hold (0.3-1.5 GB), per image, the largest of the batches measured (ResNet152:
+#: 1.39 GB at 1 image, 1.35 at 4; Inception-ResNet-v2: 0.91 at 1, 1.07 at 8; DenseNet169: 1.30 at
+#: 1). Encoders not measured take the largest figure.
+BYTES_PER_PIXEL = {"resnet152": 6.3e3, "inceptionresnetv2": 4.9e3, "densenet169": 5.9e3}
+
+
+def micro_batch(cfg: TEConfig) -> int:
+    """The most images one training step should take to fit an 11 GB card (about 8 GB for the
+    update): the lesion rows at 192x256 take their batch of 16 whole; the attribute rows at
+    384x576 train it as micro-batches of 4 images (``--accumulate 4``)."""
+    from common.training.memory import per_pixel_micro_batch
+
+    h, w = cfg.image_size
+    return per_pixel_micro_batch(h, w, BYTES_PER_PIXEL.get(cfg.model, max(BYTES_PER_PIXEL.values())))
+
+
 def _conv(x, filters, kernel, name, init, activation=None, use_bias=True):
     return layers.Conv2D(filters, kernel, padding="same", kernel_initializer=init, activation=activation,
                          use_bias=use_bias, name=name)(x)

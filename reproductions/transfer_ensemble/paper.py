@@ -126,6 +126,7 @@ PAPER = Paper(
     synthetic_defaults={"epochs": 6, "synthetic_size": 48, "image_size": (64, 96), "batch_size": 4,
                         "encoder_weights": None},
     size_multiple=lazy("reproductions.transfer_ensemble.model:size_multiple"),
+    micro_batch=lazy("reproductions.transfer_ensemble.model:micro_batch"),
     # the same-padded Xception encoder (full depth, random weights) under a narrowed pyramid decoder
     tiny=dict(row="Xception", sets=("pyramid_width=4", "head_width=4", "aggregation_width=4", "decoder_widths=4,4",
                                     "augment=none"),

@@ -209,6 +209,32 @@ def test_prefetcher_keeps_order_and_raises_where_the_batch_failed():
     prefetch.close()
 
 
+def test_a_pool_of_workers_gives_the_same_batches_in_the_same_order():
+    import time
+
+    from common.data.batches import SegmentationBatches
+    from common.training.loop import Prefetcher
+
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (23, 8, 8, 3), dtype=np.uint8)
+    masks = (rng.random((23, 8, 8)) > 0.5).astype(np.uint8)
+
+    def jitter(image, mask, r):       # random work and a random delay: later batches may finish first
+        time.sleep(float(r.random()) * 0.01)
+        return np.clip(image.astype(int) + int(r.integers(-20, 20)), 0, 255).astype(np.uint8), mask[:, ::-1]
+
+    batches = SegmentationBatches(images, masks, 4, shuffle=True, seed=3, augment=jitter)
+    batches.set_epoch(2)
+    one = [(x.copy(), y.copy()) for x, y in Prefetcher(batches, workers=1)]
+    four = Prefetcher(batches, workers=4, depth=3)
+    assert four.workers == 4
+    pooled = list(four)
+    assert len(one) == len(pooled) == len(batches) == 6
+    for (a, b), (c, d) in zip(one, pooled):
+        np.testing.assert_array_equal(a, c)
+        np.testing.assert_array_equal(b, d)
+
+
 @pytest.mark.slow
 def test_two_processes_on_localhost_match_one_process_on_two_devices(tmp_path):
     """jax.distributed over two local processes (gloo on CPU): the same loss as one process with

@@ -80,3 +80,33 @@ def test_exact_reruns_ask_xla_for_its_deterministic_gpu_kernels(monkeypatch):
     configure_xla(exact=True)
     flags = os.environ["XLA_FLAGS"].split()
     assert flags == ["--xla_force_host_platform_device_count=2", XLA_DETERMINISTIC]
+
+
+def test_default_accumulation_is_the_fewest_parts_that_fit_the_micro_batch():
+    from common.training.memory import default_accumulation
+
+    assert default_accumulation(8, None) == 1
+    assert default_accumulation(8, 8) == 1
+    assert default_accumulation(8, 2) == 4
+    assert default_accumulation(16, 5) == 4          # 16 / 4 = 4 images per step, the most under 5
+    assert default_accumulation(32, 1) == 32
+    assert default_accumulation(12, 5, devices=2) == 2    # 12 / (2 x 2) = 3 per device
+    assert default_accumulation(7, 2) == 7                # a prime batch: one image at a time
+
+
+def test_rows_too_large_for_a_card_train_as_micro_batches_by_default_and_the_option_overrides(capsys):
+    from reproductions.isic2019_classifiers.paper import PAPER as THESIS
+    from reproductions.slsnet.paper import PAPER as SLSNET
+
+    # SLSNet 256: the position attention takes about 5 GB per image; the discriminator needs 2
+    spec = _specs(SLSNET, "--row", "SLSNet 256", "--data-dir", "x")[0]
+    assert (spec.config.batch_size, spec.accumulate) == (8, 4)
+    assert "4 micro-batches (2 images each)" in capsys.readouterr().err
+    assert _specs(SLSNET, "--row", "SLSNet 128", "--data-dir", "x")[0].accumulate == 1
+    assert _specs(SLSNET, "--row", "SLSNet 256", "--data-dir", "x", "--accumulate", "2")[0].accumulate == 2
+    # the thesis's U-Net at 768x1024: one image at a time, the batch of 32 kept; its classifiers whole
+    assert _specs(THESIS, "--row", "U-Net", "--data-dir", "x")[0].accumulate == 32
+    assert _specs(THESIS, "--row", "VGG16", "--data-dir", "x")[0].accumulate == 1
+    # smaller images need fewer parts, or none
+    assert _specs(THESIS, "--row", "U-Net", "--data-dir", "x", "--image-size", "192x256")[0].accumulate == 2
+    assert _specs(THESIS, "--row", "U-Net", "--data-dir", "x", "--image-size", "128x128")[0].accumulate == 1
