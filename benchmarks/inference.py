@@ -71,7 +71,7 @@ def main(argv=None) -> int:
         paper = importlib.import_module(f"reproductions.{name}.paper").PAPER
         cfg = paper.rows[paper.default_row]
         task = paper.task_for(cfg)
-        model = paper.build_predictor(cfg)
+        model = paper.build_network(cfg)
         scale.prepare_model(model)
         predict = predictor_for(model, cfg, task)
         h, w = image_hw(cfg)

@@ -154,7 +154,7 @@ def fit(paper, spec: RunSpec, cfg, task, prepared: Prepared, parts, batches, ste
     has_val = _has_val(prepared)
     monitors = list(task.monitors) if has_val else list(task.monitors[:1])
     wanted = [m.metric for m in monitors]
-    predict = predictor_for(parts.predictor, cfg, task)
+    predict = predictor_for(parts.network, cfg, task)
     loss_fn = parts.loss or getattr(parts.step, "loss_fn", None)
     val = prepared.data.arrays.get("val")
 
@@ -171,7 +171,7 @@ def fit(paper, spec: RunSpec, cfg, task, prepared: Prepared, parts, batches, ste
           f"{h}x{w}; run folder {run_dir}", file=sys.stderr)
     history = train_loop(run_dir, step=step, train_batches=batches, epochs=cfg.epochs,
                          validate=validate if has_val else None, models=parts.models,
-                         optimizers=parts.optimizers, best_model=parts.predictor,
+                         optimizers=parts.optimizers, best_model=parts.network,
                          monitors=monitors, resume=resume, progress=options.progress, finish=options.finish)
     return monitors, history
 
@@ -181,7 +181,7 @@ def recalibrate(spec: RunSpec, parts, batches) -> None:
     if spec.bn_recalibrate:
         from common.training.bn import recalibrate_batchnorm
 
-        recalibrate_batchnorm(parts.predictor, batches, spec.bn_recalibrate)
+        recalibrate_batchnorm(parts.network, batches, spec.bn_recalibrate)
         parts.step.refresh()        # JAX: the step carries the recomputed statistics on
 
 
@@ -193,10 +193,10 @@ def score(paper, spec: RunSpec, cfg, task, prepared: Prepared, parts, batches, m
 
     data, targets = prepared.data, prepared.targets
     has_val = _has_val(prepared)
-    predict = predictor_for(parts.predictor, cfg, task)
+    predict = predictor_for(parts.network, cfg, task)
     by_checkpoint, details, posts = {}, {}, {}
     for monitor in monitors:
-        parts.predictor.load_weights(str(run_dir / "checkpoints" / checkpoint_file(monitors, monitor.name)))
+        parts.network.load_weights(str(run_dir / "checkpoints" / checkpoint_file(monitors, monitor.name)))
         if not has_val:
             recalibrate(spec, parts, batches)   # with validation, the kept weights were recalibrated
         outputs = {name: predict(data.arrays[name][0], batch_size=_batch(cfg))

@@ -132,7 +132,7 @@ def dry_run_report(paper, row: str, cfg, data, batches, parts, step, accumulate:
     step(x, y)
     step.sync()
     seconds = time.perf_counter() - start
-    params = sum(int(np.prod(w.shape)) for w in parts.predictor.weights)
+    params = sum(int(np.prod(w.shape)) for w in parts.network.weights)
     h, w = image_hw(cfg)
     print(f"dry run of {paper.name} row {row!r}: one update on a batch of {len(x)} went through "
           f"({', '.join(f'{k} {float(v):.4f}' for k, v in logs.items())})")
@@ -141,7 +141,7 @@ def dry_run_report(paper, row: str, cfg, data, batches, parts, step, accumulate:
     what = (f"{len(batches)} batches of {cfg.batch_size}" if accumulate == 1 else
             f"{len(batches)} micro-batches of {cfg.batch_size // accumulate} ({accumulate} to an update of "
             f"{cfg.batch_size}; the memory figures are a micro-batch's)")
-    print(f"  {cfg.epochs} epochs of {what} at {h}x{w}; predictor {params:,} weights")
+    print(f"  {cfg.epochs} epochs of {what} at {h}x{w}; network {params:,} weights")
     for line in report(len(x), before, peak_bytes):
         print(line)
     print(f"  time of one update after compilation: {seconds:.3f} s ({len(x) / seconds:.1f} images/s)")

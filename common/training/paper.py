@@ -24,7 +24,7 @@ class TrainingParts:
     step: Any                               # common.training.steps.Step
     models: Mapping[str, Any]               # everything the checkpoint holds
     optimizers: Mapping[str, Any]
-    predictor: Any                          # the model whose output the task reads (mask map, class vector)
+    network: Any                            # the Keras model whose output the task reads (mask map, class vector)
     loss: Callable | None = None            # loss(y_true, y_pred) for a val_loss monitor (default: the step's)
 
 
@@ -38,7 +38,9 @@ class Paper:
         rows: row name -> frozen config (the paper's table order).
         default_row: the row trained when ``--row`` is omitted.
         build_training: ``(cfg, encoder_weights[, steps_per_epoch]) -> TrainingParts``.
-        build_predictor: ``(cfg) -> keras.Model`` (weights loaded afterwards from the run).
+        build_network: ``(cfg) -> keras.Model``: the row's network whose output the task reads
+            (weights loaded afterwards from the run; a :class:`~common.training.tasks.Predictor`
+            wraps it with the input conversion, the test-time views and ensembles).
         task: the :class:`~common.training.tasks.Task` of every row, or ``cfg -> Task`` when rows
             differ (a segmentation U-Net beside classifiers). Default: lesion segmentation.
         augment: ``cfg -> callable(image, mask, rng) or None`` for online augmentation.
@@ -65,7 +67,7 @@ class Paper:
     rows: Mapping[str, Any]
     default_row: str
     build_training: Callable
-    build_predictor: Callable
+    build_network: Callable
     task: Any = None
     augment: Callable | None = None
     offline_expand: Callable | None = None

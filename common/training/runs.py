@@ -1,4 +1,6 @@
-"""The run library: open a finished run, re-open the data it was scored on, make its predictor.
+"""The run library: open a finished run, re-open the data it was scored on, make its predict function
+(:class:`~common.training.tasks.Predictor`: the run's network behind its input conversion, with
+test-time views and ensembles).
 
 Everything that reads a run folder goes through here: ``evaluate``, ``predict``, the results
 tables, the notebooks, SLSNet's probe, the transfer ensemble's ensemble and submission, and the
@@ -41,7 +43,7 @@ def checkpoint_names(task, run_dir: Path) -> list[str]:
 
 
 def open_run(paper: Paper, run_dir: str | Path, checkpoint: str | None = None) -> LoadedRun:
-    """A run folder's config, record, task and predictor with a kept checkpoint's weights
+    """A run folder's config, record, task and network with a kept checkpoint's weights
     (default: the run's main checkpoint, ``best.weights.h5``)."""
     from common.training.tasks import checkpoint_file
 
@@ -68,13 +70,13 @@ def open_run(paper: Paper, run_dir: str | Path, checkpoint: str | None = None) -
     weights = run_dir / "checkpoints" / checkpoint_file(task.monitors, name)
     if not weights.exists():
         raise ConfigError(f"{run_dir} has no checkpoints/{weights.name} yet: train (or --resume) it first")
-    model = paper.build_predictor(cfg)
+    model = paper.build_network(cfg)
     model.load_weights(str(weights))
     return LoadedRun(run_dir, cfg, record, task, model, name, paper.subset)
 
 
 def load_run(paper: Paper, run_dir: str | Path, checkpoint: str | None = None):
-    """Config, record and the predictor with its best weights, from a run folder."""
+    """Config, record and the network with its best weights, from a run folder."""
     run = open_run(paper, run_dir, checkpoint)
     return run.cfg, run.record, run.model
 

@@ -44,7 +44,7 @@ def build_training(cfg) -> TrainingParts:
     optimizer = {"adam": keras.optimizers.Adam}[cfg.optimizer](learning_rate=cfg.learning_rate)  # section 3.3
     step = SupervisedStep(model, get_loss(cfg.loss), optimizer)
     return TrainingParts(step=step, models={"model": model}, optimizers={"model": optimizer},
-                         predictor=model)
+                         network=model)
 
 
 def augment(cfg):
@@ -57,7 +57,7 @@ def augment(cfg):
     return get_pipeline(cfg.augment)
 
 
-def build_predictor(cfg):
+def build_network(cfg):
     """The row's model with randomly initialised encoder; the run's weights are loaded afterwards."""
     from reproductions.aernet.model import build_model
 
@@ -72,7 +72,7 @@ PAPER = Paper(
     published=PUBLISHED,
     default_row="AER-Net",
     build_training=build_training,
-    build_predictor=build_predictor,
+    build_network=build_network,
     augment=augment,
     weights_choices=("imagenet", "none", "PATH"),
     # The embedded synthetic data: about two minutes on a 2-core CPU, most of it tracing EfficientNetB1.

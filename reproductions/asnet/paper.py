@@ -30,7 +30,7 @@ from reproductions.asnet.configs import PUBLISHED, ROWS, TABLES
 if TYPE_CHECKING:
     import keras
 
-__all__ = ["PAPER", "build_training", "build_predictor", "build_network", "augment"]
+__all__ = ["PAPER", "build_training", "build_network", "augment"]
 
 # [0, 1] RGB -> what each row's encoder expects (keras.applications' preprocess_input modes).
 _INPUT_SCALING = {"none": (255.0, 0.0), "tf": (2.0, -1.0)}
@@ -92,12 +92,7 @@ def build_training(cfg, steps_per_epoch: int = 1) -> TrainingParts:
     optimizer = make_optimizer(cfg, steps_per_epoch)
     step = SupervisedStep(model, {"dice_ce_loss": dice_ce_loss}[cfg.loss], optimizer)   # eq. 3
     return TrainingParts(step=step, models={"model": model}, optimizers={"model": optimizer},
-                         predictor=model)
-
-
-def build_predictor(cfg) -> keras.Model:
-    """The row's network with random weights; the run's weights are loaded afterwards."""
-    return build_network(cfg, None)
+                         network=model)
 
 
 def augment(cfg):
@@ -117,7 +112,7 @@ PAPER = Paper(
     published=PUBLISHED,
     default_row="ASNet",
     build_training=build_training,
-    build_predictor=build_predictor,
+    build_network=build_network,
     augment=augment,
     weights_choices=("imagenet", "none", "PATH"),
     # The embedded synthetic data: a couple of minutes on a laptop CPU, fold 0 of the 5 (--fold all

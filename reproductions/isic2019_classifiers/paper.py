@@ -54,10 +54,10 @@ def build_training(cfg) -> TrainingParts:
     optimizer = {"adam": keras.optimizers.Adam}[cfg.optimizer](learning_rate=cfg.learning_rate)  # the thesis names none
     loss = get_loss(cfg.loss)
     return TrainingParts(step=SupervisedStep(model, loss, optimizer), models={"model": model},
-                         optimizers={"model": optimizer}, predictor=model, loss=loss)
+                         optimizers={"model": optimizer}, network=model, loss=loss)
 
 
-def build_predictor(cfg):
+def build_network(cfg):
     return _network(cfg, None)
 
 
@@ -103,7 +103,7 @@ PAPER = Paper(
     published=PUBLISHED,
     default_row="Wide ResNet",
     build_training=build_training,
-    build_predictor=build_predictor,
+    build_network=build_network,
     task=task,
     augment=augment,
     weights_choices=("imagenet", "none", "PATH"),

@@ -14,9 +14,9 @@ from reproductions.isic2019_classifiers.configs import ROWS  # noqa: E402
 
 
 def build(cfg):
-    from reproductions.isic2019_classifiers.paper import build_predictor
+    from reproductions.isic2019_classifiers.paper import build_network
 
-    return build_predictor(cfg)
+    return build_network(cfg)
 
 
 def input_shape(cfg) -> tuple[int, int, int]:

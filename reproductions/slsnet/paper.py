@@ -14,10 +14,10 @@ def build_training(cfg) -> TrainingParts:
     g_opt, d_opt = make_optimizers(cfg)
     step = Pix2PixStep(generator, discriminator, g_opt, d_opt, cfg)
     return TrainingParts(step=step, models={"generator": generator, "discriminator": discriminator},
-                         optimizers={"generator": g_opt, "discriminator": d_opt}, predictor=generator)
+                         optimizers={"generator": g_opt, "discriminator": d_opt}, network=generator)
 
 
-def build_predictor(cfg):
+def build_network(cfg):
     from reproductions.slsnet.model import build_generator
 
     return build_generator(cfg)
@@ -47,7 +47,7 @@ PAPER = Paper(
     published=PUBLISHED,
     default_row="SLSNet",
     build_training=build_training,
-    build_predictor=build_predictor,
+    build_network=build_network,
     augment=augment,
     offline_expand=offline_expand,
     weights_choices=("none",),

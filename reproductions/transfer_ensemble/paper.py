@@ -92,10 +92,10 @@ def build_training(cfg) -> TrainingParts:
     optimizer = make_optimizer(cfg)
     loss = _loss(cfg)
     return TrainingParts(step=SupervisedStep(model, loss, optimizer), models={"model": model},
-                         optimizers={"model": optimizer}, predictor=model, loss=loss)
+                         optimizers={"model": optimizer}, network=model, loss=loss)
 
 
-def build_predictor(cfg):
+def build_network(cfg):
     """Any input size with sides divisible by 32 (the rotated test-time view swaps height and width)."""
     return _network(cfg, None, input_shape=(None, None, 3))
 
@@ -117,7 +117,7 @@ PAPER = Paper(
     published=PUBLISHED,
     default_row=next(iter(LESION_ROWS)),
     build_training=build_training,
-    build_predictor=build_predictor,
+    build_network=build_network,
     task=task,
     augment=augment,
     weights_choices=("imagenet", "none", "PATH"),

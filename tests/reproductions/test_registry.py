@@ -82,7 +82,7 @@ def test_the_default_row_narrowed_passes_the_model_harness(name, tmp_path):
     image = getattr(cfg, "image_size")
     cfg = dataclasses.replace(cfg, image_size=size if isinstance(image, int) else (size, size))
     keras.utils.set_random_seed(0)
-    model = paper.build_predictor(cfg)
+    model = paper.build_network(cfg)
     channels = model.input_shape[-1]
     x = np.random.default_rng(0).random((2, size, size, channels), np.float32)
     task = paper.task_for(cfg)

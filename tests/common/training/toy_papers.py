@@ -61,7 +61,7 @@ def _training(build, loss):
         optimizer = keras.optimizers.Adam(cfg.learning_rate)
         loss_fn = loss()
         return TrainingParts(step=SupervisedStep(model, loss_fn, optimizer), models={"model": model},
-                             optimizers={"model": optimizer}, predictor=model)
+                             optimizers={"model": optimizer}, network=model)
 
     return build_training
 
@@ -82,16 +82,16 @@ QUICK = {"synthetic_size": 40}
 
 CLASSIFIER = Paper(
     name="toy_classifier", title="a small CNN on the synthetic classes", rows={"CNN": ToyConfig()},
-    default_row="CNN", build_training=_training(_classifier, _cce), build_predictor=_classifier,
+    default_row="CNN", build_training=_training(_classifier, _cce), build_network=_classifier,
     task=ClassificationTask(), weights_choices=("none",), synthetic_defaults=QUICK, size_multiple=2)
 
 ATTRIBUTES = Paper(
     name="toy_attributes", title="a tiny net per lesion attribute",
     rows={"Attributes": ToyConfig(attribute="pigment_network", empty_fraction=0.5)},
-    default_row="Attributes", build_training=_training(_segmenter, _dice), build_predictor=_segmenter,
+    default_row="Attributes", build_training=_training(_segmenter, _dice), build_network=_segmenter,
     task=AttributeTask(), weights_choices=("none",), synthetic_defaults=QUICK, size_multiple=2)
 
 LESION = Paper(
     name="toy_lesion", title="a tiny lesion segmenter", rows={"Net": ToyConfig()},
-    default_row="Net", build_training=_training(_segmenter, _dice), build_predictor=_segmenter,
+    default_row="Net", build_training=_training(_segmenter, _dice), build_network=_segmenter,
     task=SegmentationTask(), weights_choices=("none",), synthetic_defaults=QUICK, size_multiple=2)

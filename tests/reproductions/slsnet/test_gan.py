@@ -56,7 +56,7 @@ for src, dst in zip(parts.models["discriminator"].variables, double.models["disc
 doubled = double.step.diagnostics([(x, y), (x[::-1], y[::-1])])
 assert abs(doubled["grad_l1"] / balance["grad_l1"] - 2.0) < 1e-3, (doubled["grad_l1"], balance["grad_l1"])
 assert abs(doubled["grad_adv"] - balance["grad_adv"]) < 1e-4 * balance["grad_adv"], (doubled, balance)
-pred = np.asarray(parts.predictor.predict_on_batch(x))
+pred = np.asarray(parts.network.predict_on_batch(x))
 assert pred.shape == (4, 32, 32, 1) and 0 <= pred.min() and pred.max() <= 1
 # the generator alone (no adversarial term): D takes no part and is not updated
 parts = build_training(replace(cfg, losses=("l1", "jaccard")))
