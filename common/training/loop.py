@@ -8,8 +8,9 @@ training state), ``checkpoints/best.weights.h5`` (the weights that scored best o
 uninterrupted run ends. A non-finite loss stops the run, naming the epoch and batch.
 
 Batches are prepared (read, augmented, converted) by a small pool of threads while the step runs
-(:class:`Prefetcher`, up to four workers and two batches ahead); each batch's content depends only
-on (seed, epoch, position), so the workers change no number. How an epoch's time splits into waiting for input,
+(:class:`Prefetcher`, up to four workers and two batches ahead), which on a single GPU also copy
+each batch to it; each batch's content depends only on (seed, epoch, position), so the workers
+change no number. How an epoch's time splits into waiting for input,
 training steps and validation is kept in :data:`last_timings` (one dict per epoch of the latest
 ``train_loop`` call; ``benchmarks/epoch.py`` prints it).
 """
@@ -50,11 +51,13 @@ class Prefetcher:
     started and lets the workers finish the ones they are preparing.
     """
 
-    def __init__(self, batches, n: int | None = None, depth: int = 2, workers: int | None = None):
+    def __init__(self, batches, n: int | None = None, depth: int = 2, workers: int | None = None,
+                 transfer=None):
         from collections import deque
         from concurrent.futures import ThreadPoolExecutor
 
         self.batches, self.n = batches, len(batches) if n is None else int(n)
+        self.transfer = transfer          # batch -> batch on the device, run by the worker (Scale.to_device)
         self.wait = 0.0
         self.workers = default_workers() if workers is None else max(1, int(workers))
         self._limit = self.workers + max(0, int(depth)) - 1 if depth else self.workers
@@ -66,8 +69,12 @@ class Prefetcher:
 
     def _fill(self):
         while not self._closed and self._next < self.n and len(self._ahead) < max(self._limit, 1):
-            self._ahead.append(self._pool.submit(self.batches.__getitem__, self._next))
+            self._ahead.append(self._pool.submit(self._prepare, self._next))
             self._next += 1
+
+    def _prepare(self, i: int):
+        batch = self.batches[i]
+        return batch if self.transfer is None else self.transfer(batch)
 
     def __iter__(self):
         try:
@@ -200,6 +207,9 @@ def train_loop(run_dir: str | Path, *, step, train_batches, epochs: int,
         print(f"Stopping {run_dir} at epoch {start_epoch} of {epochs} (--finish).", file=sys.stderr)
         return history
     tensorboard = _TensorBoard(run_dir / "tensorboard")
+    from common.training.scale import current
+
+    to_device = current().to_device       # a GPU: each batch copied there by the worker that made it
     last_timings.clear()
     for epoch in range(start_epoch, epochs):
         train_batches.set_epoch(epoch)
@@ -207,7 +217,7 @@ def train_loop(run_dir: str | Path, *, step, train_batches, epochs: int,
         count = 0
         start = time.time()
         bar = _progress(len(train_batches), f"epoch {epoch + 1}/{epochs}", progress)
-        prefetch = Prefetcher(train_batches)
+        prefetch = Prefetcher(train_batches, transfer=to_device)
         try:
             for index, (x, y) in enumerate(prefetch):
                 logs = step(x, y)

@@ -251,12 +251,13 @@ def check_image_size(paper: Paper, cfg) -> None:
                           f"e.g. {near(h)} for {h}" + (f", {near(w)} for {w}" if w != h else ""))
 
 
-def default_accumulation_of(paper: Paper, row: str, cfg, devices: int | None = None) -> int:
+def default_accumulation_of(paper: Paper, row: str, cfg, devices: int | str | None = None) -> int:
     """The micro-batches per update a row takes when ``--accumulate`` is not given (see
     :attr:`~common.training.paper.Paper.micro_batch`); said in one line when it is more than one."""
     from common.training.memory import default_accumulation
 
-    devices = devices or 1
+    # "--devices all" is counted later, by the backend: one device's share is then the most
+    devices = int(devices) if str(devices or "").isdigit() and int(devices) > 0 else 1
     micro = paper.micro_batch(cfg) if paper.micro_batch is not None else None
     parts = default_accumulation(cfg.batch_size, micro, devices)
     if parts > 1:

@@ -281,3 +281,30 @@ def test_jit_on_tensorflow_trains_and_records_that_determinism_is_off(tmp_path):
     assert record["scale"]["jit_requested"] and record["scale"]["op_determinism"] is False
     assert record["provenance"]["determinism"]["op_determinism"] is False
     assert tf_config.is_op_determinism_enabled()          # back on for the next run of the process
+
+
+def test_the_device_copy_runs_in_the_workers_and_is_a_no_op_on_the_cpu():
+    import threading
+
+    from common.training import scale
+    from common.training.loop import Prefetcher
+
+    batch = (np.zeros((2, 4, 4, 3), "float32"), np.ones((2, 4, 4, 1), "float32"))
+    assert scale.current().to_device(batch) is batch          # no accelerator here: unchanged
+
+    class Batches:
+        def __len__(self):
+            return 6
+
+        def __getitem__(self, i):
+            return np.full((1,), i), np.full((1,), -i)
+
+    threads = []
+
+    def transfer(b):
+        threads.append(threading.current_thread().name)
+        return tuple(a * 10 for a in b)
+
+    out = [int(x[0]) for x, _ in Prefetcher(Batches(), workers=2, transfer=transfer)]
+    assert out == [0, 10, 20, 30, 40, 50]
+    assert len(threads) == 6 and all(name.startswith("batch-prefetch") for name in threads)
