@@ -57,7 +57,7 @@ class Prefetcher:
         from concurrent.futures import ThreadPoolExecutor
 
         self.batches, self.n = batches, len(batches) if n is None else int(n)
-        self.transfer = transfer          # batch -> batch on the device, run by the worker (Scale.to_device)
+        self.transfer = transfer          # batch -> batch on the device, run by the worker (transfer.to_device)
         self.wait = 0.0
         self.workers = default_workers() if workers is None else max(1, int(workers))
         self._limit = self.workers + max(0, int(depth)) - 1 if depth else self.workers
@@ -207,9 +207,8 @@ def train_loop(run_dir: str | Path, *, step, train_batches, epochs: int,
         print(f"Stopping {run_dir} at epoch {start_epoch} of {epochs} (--finish).", file=sys.stderr)
         return history
     tensorboard = _TensorBoard(run_dir / "tensorboard")
-    from common.training.scale import current
+    from common.training.transfer import to_device     # a GPU: each batch copied there by its worker
 
-    to_device = current().to_device       # a GPU: each batch copied there by the worker that made it
     last_timings.clear()
     for epoch in range(start_epoch, epochs):
         train_batches.set_epoch(epoch)

@@ -94,46 +94,6 @@ class Scale:
         return self._strategy.scope() if self._strategy is not None else contextlib.nullcontext()
 
     # -- data ------------------------------------------------------------------------------------------
-    def to_device(self, batch):
-        """One accelerator (a GPU): the batch (a tuple of arrays) copied to it, by the thread that
-        prepared it, so the copy overlaps the running step instead of preceding it on the main
-        thread. On the CPU or several devices the batch unchanged (``place`` and ``distribute``
-        split it). The values are the same either way."""
-        if self.devices != 1 or not self._on_accelerator():
-            return batch
-        if self._backend_name() == "jax":
-            import jax
-
-            return jax.tree_util.tree_map(jax.device_put, batch)
-        import tensorflow as tf
-
-        with tf.device("/GPU:0"):
-            return tf.nest.map_structure(tf.identity, batch)
-
-    def _backend_name(self) -> str:
-        if self.backend:
-            return self.backend
-        import keras
-
-        return keras.backend.backend()
-
-    def _on_accelerator(self) -> bool:
-        cached = getattr(self, "_accelerator", None)
-        if cached is None:
-            try:
-                if self._backend_name() == "jax":
-                    import jax
-
-                    cached = jax.devices()[0].platform != "cpu"
-                else:
-                    import tensorflow as tf
-
-                    cached = bool(tf.config.list_logical_devices("GPU"))
-            except Exception:  # noqa: BLE001 - no accelerator to copy to
-                cached = False
-            object.__setattr__(self, "_accelerator", cached)
-        return cached
-
     def place(self, *arrays):
         """JAX, several devices: each array sharded along its first axis over the mesh (replicated
         when the batch does not divide evenly). Otherwise the arrays unchanged."""

@@ -286,11 +286,11 @@ def test_jit_on_tensorflow_trains_and_records_that_determinism_is_off(tmp_path):
 def test_the_device_copy_runs_in_the_workers_and_is_a_no_op_on_the_cpu():
     import threading
 
-    from common.training import scale
     from common.training.loop import Prefetcher
+    from common.training.transfer import to_device
 
     batch = (np.zeros((2, 4, 4, 3), "float32"), np.ones((2, 4, 4, 1), "float32"))
-    assert scale.current().to_device(batch) is batch          # no accelerator here: unchanged
+    assert to_device(batch) is batch          # no accelerator here: unchanged
 
     class Batches:
         def __len__(self):
