@@ -2,7 +2,7 @@
 
 Each paper's default row is trained by its own runner (``python -m reproductions.<paper>.train``
 with the quick synthetic settings) for two epochs; the second epoch is reported (the first
-includes compilation). The runner prepares batches in a background thread while the step runs, so
+includes compilation). The runner prepares batches in a pool of worker threads while the step runs, so
 
 - ``input wait``: seconds the loop waited for a batch that was not ready (0 when the input
   pipeline keeps up),
