@@ -82,7 +82,7 @@ def default_accumulation(batch: int, micro: int | None, devices: int = 1) -> int
             return parts
         if share == 0:
             break
-    return 1                       # no even split: whole batches (the run says what it can)
+    return 1                       # the batch does not split over the devices: the scale check refuses it
 
 
 def per_pixel_micro_batch(height: int, width: int, bytes_per_pixel: float, budget_gb: float = BUDGET_GB) -> int:
